@@ -1,0 +1,124 @@
+// threading::Lock — Python's primitive lock.
+//
+// One byte. Not owned: any thread may release it, and releasing it when it is
+// not locked raises RuntimeError("release unlocked lock"). It is not
+// re-entrant: a holder that acquires again blocks (or times out).
+//
+//   Python                        C++
+//   lock = threading.Lock()       threading::Lock lock;
+//   lock.acquire()                lock.acquire();
+//   lock.acquire(False)           lock.acquire(false);
+//   lock.acquire(timeout=0.5)     lock.acquire(true, 0.5);  // or 500ms
+//   lock.release()                lock.release();
+//   lock.locked()                 lock.locked();
+//   with lock: ...                std::lock_guard g(lock);
+//
+// acquire(blocking, timeout) validates its arguments exactly as CPython 3.11:
+//   * timeout -1 (the default) waits forever; std::nullopt does too (Python
+//     would raise TypeError for None; C++ has no such error to give);
+//   * another negative timeout, or NaN         -> ValueError;
+//   * above TIMEOUT_MAX (or infinite)          -> OverflowError, even if free;
+//   * blocking=false with a timeout other than -1 -> ValueError.
+// A timed acquire never returns false before the timeout has elapsed.
+//
+// Performance: uncontended acquire and release are one atomic compare-and-swap
+// each. Contended, a thread spins briefly on loads, then parks in the parking
+// core. About once a millisecond a release hands the lock directly to the
+// longest waiter, so no thread starves however hard others hammer the lock.
+//
+// Destroying a Lock that is still held is fine (Python allows it); destroying
+// one while threads wait on it is undefined, as for any object.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "threading/timeout.hpp"
+
+namespace threading {
+
+class Condition;
+class RLock;
+
+class Lock {
+ public:
+  constexpr Lock() noexcept = default;
+  Lock(const Lock&) = delete;
+  Lock& operator=(const Lock&) = delete;
+
+  bool acquire(bool blocking = true, Timeout timeout = -1) {
+    if (timeout.is_none() || timeout.seconds() != -1) [[unlikely]] {
+      return acquire_with_timeout(blocking, timeout);
+    }
+    if (try_lock()) [[likely]] return true;
+    if (!blocking) return false;
+    return lock_slow(nullptr);
+  }
+
+  void release() {
+    std::uint8_t expected = kLocked;
+    if (!state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                        std::memory_order_relaxed)) [[unlikely]] {
+      release_slow();
+    }
+  }
+
+  bool locked() const noexcept { return (state_.load(std::memory_order_relaxed) & kLocked) != 0; }
+
+  // Python 2 `thread` module aliases.
+  bool acquire_lock(bool blocking = true, Timeout timeout = -1) {
+    return acquire(blocking, timeout);
+  }
+  void release_lock() { release(); }
+  bool locked_lock() const noexcept { return locked(); }
+
+  // Standard Lockable / TimedLockable, so std::lock_guard, std::unique_lock
+  // and std::scoped_lock are the C++ `with`. try_lock_for/until follow C++
+  // conventions: a non-positive duration is a single try, not an error.
+  void lock() {
+    if (!try_lock()) [[unlikely]] lock_slow(nullptr);
+  }
+  bool try_lock() noexcept {
+    std::uint8_t expected = 0;
+    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+  void unlock() { release(); }
+  template <class Rep, class Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
+    if (try_lock()) return true;
+    return try_lock_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+  }
+  template <class Clock, class Duration>
+  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
+    return try_lock_for(t - Clock::now());
+  }
+
+ private:
+  friend class Condition;
+  friend class RLock;
+  static constexpr std::uint8_t kLocked = 1;  // someone holds the lock
+  static constexpr std::uint8_t kParked = 2;  // threads may be parked on it
+  // The unpark token telling a woken waiter it now holds the lock.
+  static constexpr std::uintptr_t kTokenHandoff = 1;
+
+  bool acquire_with_timeout(bool blocking, const Timeout& timeout);
+  bool try_lock_ns(std::int64_t ns);
+  // Waits for the lock until `deadline` (nullptr = forever); true if taken.
+  bool lock_slow(const detail::Deadline* deadline);
+  void release_slow();
+  // Release that reports misuse instead of throwing (for Condition.wait).
+  bool release_nothrow() noexcept;
+  // Called under the bucket lock when a waiter parked on state_ times out.
+  void waiter_timed_out(bool was_last) noexcept {
+    if (was_last) state_.fetch_and(static_cast<std::uint8_t>(~kParked), std::memory_order_relaxed);
+  }
+  // Condition.notify: make sure a release will unpark requeued waiters. Runs
+  // under the bucket lock; returns whether the lock was held.
+  bool mark_parked_if_locked() noexcept;
+
+  std::atomic<std::uint8_t> state_{0};
+};
+
+}  // namespace threading

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds and runs every test three times: a normal optimised build, under
+# ThreadSanitizer, and under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   scripts/test.sh            all three
+#   scripts/test.sh plain      only the normal build (quick)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc)
+configs=("${@:-plain thread address}")
+read -r -a configs <<<"${configs[*]}"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+for cfg in "${configs[@]}"; do
+  dir=build-test-$cfg
+  san=""
+  [ "$cfg" = plain ] || san=$cfg
+  echo "=== $cfg build ($dir)"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_SANITIZE="$san" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+done

@@ -1,0 +1,84 @@
+#include "threading/condition.hpp"
+
+#include "threading/detail/parking_lot.hpp"
+#include "threading/errors.hpp"
+
+namespace threading {
+
+namespace pl = detail::parking_lot;
+
+Condition::Condition() : lock_(new RLock), kind_(Kind::kOwnedRLock) {}
+
+Condition::~Condition() {
+  if (kind_ == Kind::kOwnedRLock) delete &as_rlock();
+}
+
+bool Condition::is_owned() const noexcept {
+  return kind_ == Kind::kLock ? as_lock().locked() : as_rlock().is_owned();
+}
+
+double Condition::now_seconds() noexcept {
+  return static_cast<double>(detail::Deadline::now_ns()) / 1e9;
+}
+
+bool Condition::wait(Timeout timeout) {
+  if (!is_owned()) throw RuntimeError("cannot wait on un-acquired lock");
+  std::optional<detail::Deadline> deadline = detail::wait_deadline(timeout);
+
+  Lock& raw = raw_lock();
+  const bool rlock = kind_ != Kind::kLock;
+  std::uint32_t saved_count = 0;
+  waiters_.fetch_add(1, std::memory_order_relaxed);
+
+  // Enqueue first, then release the lock (in before_sleep): a notify that
+  // follows our release necessarily finds us in the queue.
+  bool requeued_then_timed_out = false;
+  pl::ParkResult r = pl::park(
+      this, [] { return true; },
+      [&] {
+        if (rlock) {
+          saved_count = as_rlock().release_all();
+        } else {
+          raw.release_nothrow();
+        }
+      },
+      [&](const void* key, bool was_last) {
+        // Still on our own queue: a plain timeout. On the lock's queue: we
+        // were notified and requeued; leaving it, tidy the lock's parked bit.
+        if (key != this) {
+          requeued_then_timed_out = true;
+          raw.waiter_timed_out(was_last);
+        }
+      },
+      pl::kDefaultToken, deadline ? &*deadline : nullptr);
+
+  // Re-acquire: a handoff token means the lock's release gave it to us.
+  if (!(r.status == pl::ParkStatus::kUnparked && r.token == Lock::kTokenHandoff)) {
+    if (!raw.try_lock()) raw.lock_slow(nullptr);
+  }
+  if (rlock) as_rlock().take(detail::current_thread_id(), saved_count);
+  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  return r.status == pl::ParkStatus::kUnparked || requeued_then_timed_out;
+}
+
+void Condition::notify(std::size_t n) {
+  if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+  if (n == 0 || waiters_.load(std::memory_order_relaxed) == 0) return;
+  Lock& raw = raw_lock();
+  pl::unpark_requeue(
+      this, &raw.state_, n,
+      [&] {
+        // The lock is held (by us, or over a plain Lock by anyone): move the
+        // notified waiters onto it; its release will wake them one at a time.
+        return raw.mark_parked_if_locked() ? pl::RequeueOp::kRequeueAll
+                                           : pl::RequeueOp::kUnparkOneRequeueRest;
+      },
+      [&](pl::RequeueOp op, pl::UnparkResult r) -> pl::Token {
+        if (op == pl::RequeueOp::kUnparkOneRequeueRest && r.requeued_threads > 0) {
+          raw.state_.fetch_or(Lock::kParked, std::memory_order_relaxed);
+        }
+        return pl::kDefaultToken;
+      });
+}
+
+}  // namespace threading

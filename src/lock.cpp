@@ -1,0 +1,103 @@
+#include "threading/lock.hpp"
+
+#include "futex.hpp"
+#include "threading/detail/parking_lot.hpp"
+#include "threading/errors.hpp"
+
+namespace threading {
+
+namespace pl = detail::parking_lot;
+
+bool Lock::acquire_with_timeout(bool blocking, const Timeout& timeout) {
+  std::optional<detail::Deadline> deadline = detail::lock_acquire_deadline(blocking, timeout);
+  if (try_lock()) return true;
+  if (!blocking) return false;
+  if (!deadline) return lock_slow(nullptr);
+  if (deadline->expired()) return false;  // timeout=0: one try, never wait
+  return lock_slow(&*deadline);
+}
+
+bool Lock::try_lock_ns(std::int64_t ns) {
+  if (ns <= 0) return false;
+  detail::Deadline deadline{detail::Deadline::now_ns() + ns};
+  return lock_slow(&deadline);
+}
+
+bool Lock::lock_slow(const detail::Deadline* deadline) {
+  constexpr int kSpinLimit = 40;
+  int spins = 0;
+  for (;;) {
+    std::uint8_t s = state_.load(std::memory_order_relaxed);
+    if ((s & kLocked) == 0) {
+      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        return true;
+      }
+      continue;
+    }
+    // Spin on loads only while nobody is parked: once there is a queue,
+    // spinning just steals the lock from the thread it is about to be handed to.
+    if ((s & kParked) == 0 && spins < kSpinLimit) {
+      ++spins;
+      for (int i = 0; i < (1 << (spins < 6 ? spins : 6)); ++i) detail::cpu_relax();
+      continue;
+    }
+    if ((s & kParked) == 0 &&
+        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
+                                      std::memory_order_relaxed)) {
+      continue;
+    }
+    pl::ParkResult r = pl::park(
+        &state_,
+        [this] { return state_.load(std::memory_order_relaxed) == (kLocked | kParked); },
+        [] {}, [this](const void*, bool was_last) { waiter_timed_out(was_last); },
+        pl::kDefaultToken, deadline);
+    if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;
+    if (r.status == pl::ParkStatus::kTimedOut) return false;
+    spins = 0;
+  }
+}
+
+bool Lock::release_nothrow() noexcept {
+  for (;;) {
+    std::uint8_t s = state_.load(std::memory_order_relaxed);
+    if ((s & kLocked) == 0) return false;
+    if ((s & kParked) != 0) break;
+    if (state_.compare_exchange_weak(s, 0, std::memory_order_release, std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  // Waiters are parked: decide under the bucket lock whether to hand the lock
+  // straight to the oldest (fairness) or just free it and wake one to compete.
+  bool was_locked = true;
+  pl::unpark_one(&state_, [&](pl::UnparkResult r) -> pl::Token {
+    if ((state_.load(std::memory_order_relaxed) & kLocked) == 0) {
+      was_locked = false;  // a racing release got here first
+      return pl::kDefaultToken;
+    }
+    if (r.unparked_threads > 0 && r.be_fair) {
+      if (!r.have_more_threads) state_.store(kLocked, std::memory_order_relaxed);
+      return kTokenHandoff;
+    }
+    state_.store(r.have_more_threads ? kParked : 0, std::memory_order_release);
+    return pl::kDefaultToken;
+  });
+  return was_locked;
+}
+
+void Lock::release_slow() {
+  if (!release_nothrow()) throw RuntimeError("release unlocked lock");
+}
+
+bool Lock::mark_parked_if_locked() noexcept {
+  std::uint8_t s = state_.load(std::memory_order_relaxed);
+  while ((s & kLocked) != 0) {
+    if (state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
+                                     std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace threading

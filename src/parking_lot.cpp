@@ -1,0 +1,282 @@
+#include "threading/detail/parking_lot.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+
+#include "futex.hpp"
+
+namespace threading::detail::parking_lot {
+namespace {
+
+// A waiter record. It lives on the parked thread's stack for exactly the
+// duration of park(): the thread cannot leave park() before `wake` reads 1,
+// and an unparker touches the record only until it stores that 1.
+struct Waiter {
+  std::atomic<const void*> key;  // changes only under both bucket locks (requeue)
+  Waiter* next = nullptr;        // guarded by the bucket lock
+  bool queued = false;           // guarded by the bucket lock
+  Token park_token = 0;
+  Token unpark_token = 0;          // written before `wake` is released
+  std::atomic<std::uint32_t> wake{0};  // 0 sleeping, 1 unparked
+};
+
+struct alignas(64) Bucket {
+  WordLock lock;
+  Waiter* head = nullptr;
+  Waiter* tail = nullptr;
+  std::int64_t fair_at_ns = 0;  // next time an unpark should be fair
+  std::uint32_t seed = 0;       // xorshift state for jittering fair_at_ns
+
+  void enqueue(Waiter* w) {
+    w->next = nullptr;
+    w->queued = true;
+    if (tail != nullptr) {
+      tail->next = w;
+    } else {
+      head = w;
+    }
+    tail = w;
+  }
+  // Unlinks `w` given its predecessor (nullptr if it is the head).
+  void unlink(Waiter* prev, Waiter* w) {
+    if (prev != nullptr) {
+      prev->next = w->next;
+    } else {
+      head = w->next;
+    }
+    if (tail == w) tail = prev;
+    w->next = nullptr;
+    w->queued = false;
+  }
+  bool has_key(const void* key) const {
+    for (Waiter* w = head; w != nullptr; w = w->next) {
+      if (w->key.load(std::memory_order_relaxed) == key) return true;
+    }
+    return false;
+  }
+  // Once a millisecond or so (jittered so unparkers do not fall into step),
+  // tell the unparker to hand off directly.
+  bool time_to_be_fair() {
+    std::int64_t now = Deadline::now_ns();
+    if (now < fair_at_ns) return false;
+    seed ^= seed << 13;
+    seed ^= seed >> 17;
+    seed ^= seed << 5;
+    if (seed == 0) seed = 0x9E3779B9u;
+    fair_at_ns = now + 500000 + (seed % 500000);
+    return true;
+  }
+};
+
+// 512 buckets of one cache line each. Constant-initialised and trivially
+// destructible: the table is never torn down, so daemon threads that are
+// still parking while the process exits never touch freed memory.
+constexpr int kBucketBits = 9;
+Bucket g_buckets[1 << kBucketBits];
+
+Bucket& bucket_for(const void* key) {
+  auto h = reinterpret_cast<std::uintptr_t>(key) * 0x9E3779B97F4A7C15ull;
+  return g_buckets[h >> (64 - kBucketBits)];
+}
+
+Bucket& lock_bucket(const void* key) {
+  Bucket& b = bucket_for(key);
+  b.lock.lock();
+  return b;
+}
+
+// Locks the bucket of the waiter's current key, which requeue may change.
+Bucket& lock_waiter_bucket(Waiter& w) {
+  for (;;) {
+    const void* key = w.key.load(std::memory_order_acquire);
+    Bucket& b = lock_bucket(key);
+    if (w.key.load(std::memory_order_relaxed) == key) return b;
+    b.lock.unlock();
+  }
+}
+
+// Locks the buckets of two keys in a fixed order; returns them as (a, b).
+void lock_two(Bucket& a, Bucket& b) {
+  if (&a == &b) {
+    a.lock.lock();
+  } else if (&a < &b) {
+    a.lock.lock();
+    b.lock.lock();
+  } else {
+    b.lock.lock();
+    a.lock.lock();
+  }
+}
+void unlock_two(Bucket& a, Bucket& b) {
+  a.lock.unlock();
+  if (&a != &b) b.lock.unlock();
+}
+
+// Wakes a dequeued waiter. Must run after the bucket lock is released; the
+// record may vanish the moment `wake` is stored, so nothing reads it after.
+// A futex_wake on a dead stack slot is harmless: at worst a spurious wake-up
+// for some other sleeper, which every sleep loop here tolerates.
+void wake(Waiter* w) {
+  w->wake.store(1, std::memory_order_release);
+  futex_wake(&w->wake, 1);
+}
+
+struct ForkHandlerRegistration {
+  ForkHandlerRegistration() { pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); }); }
+};
+ForkHandlerRegistration g_fork_handler;
+
+}  // namespace
+
+ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void()> before_sleep,
+                FunctionRef<void(const void*, bool)> timed_out, Token park_token,
+                const Deadline* deadline) {
+  Waiter w;
+  w.key.store(key, std::memory_order_relaxed);
+  w.park_token = park_token;
+  {
+    Bucket& b = lock_bucket(key);
+    if (!validate()) {
+      b.lock.unlock();
+      return {ParkStatus::kInvalid, 0};
+    }
+    b.enqueue(&w);
+    b.lock.unlock();
+  }
+  before_sleep();
+
+  while (w.wake.load(std::memory_order_acquire) == 0) {
+    if (!futex_wait(&w.wake, 0, deadline)) break;  // deadline passed
+  }
+  if (w.wake.load(std::memory_order_acquire) == 1) return {ParkStatus::kUnparked, w.unpark_token};
+
+  // Timed out. If we are still queued, leave; if an unparker already took us
+  // off the queue, its wake-up is on its way: wait for it and report it.
+  Bucket& b = lock_waiter_bucket(w);
+  if (w.queued) {
+    Waiter* prev = nullptr;
+    for (Waiter* cur = b.head; cur != &w; cur = cur->next) prev = cur;
+    b.unlink(prev, &w);
+    const void* current_key = w.key.load(std::memory_order_relaxed);
+    timed_out(current_key, !b.has_key(current_key));
+    b.lock.unlock();
+    return {ParkStatus::kTimedOut, 0};
+  }
+  b.lock.unlock();
+  while (w.wake.load(std::memory_order_acquire) == 0) futex_wait(&w.wake, 0, nullptr);
+  return {ParkStatus::kUnparked, w.unpark_token};
+}
+
+ParkResult park(const void* key, FunctionRef<bool()> validate, const Deadline* deadline) {
+  return park(key, validate, [] {}, [](const void*, bool) {}, kDefaultToken, deadline);
+}
+
+UnparkResult unpark_n(const void* key, std::size_t n, FunctionRef<Token(UnparkResult)> callback) {
+  Bucket& b = lock_bucket(key);
+  UnparkResult result;
+  Waiter* woken_head = nullptr;
+  Waiter* woken_tail = nullptr;
+  Waiter* prev = nullptr;
+  Waiter* cur = b.head;
+  while (cur != nullptr) {
+    Waiter* next = cur->next;
+    if (cur->key.load(std::memory_order_relaxed) == key) {
+      if (result.unparked_threads == n) {
+        result.have_more_threads = true;
+        break;
+      }
+      b.unlink(prev, cur);
+      if (woken_tail != nullptr) {
+        woken_tail->next = cur;
+      } else {
+        woken_head = cur;
+      }
+      woken_tail = cur;
+      ++result.unparked_threads;
+    } else {
+      prev = cur;
+    }
+    cur = next;
+  }
+  if (result.unparked_threads > 0) result.be_fair = b.time_to_be_fair();
+  Token token = callback(result);
+  for (Waiter* w = woken_head; w != nullptr; w = w->next) w->unpark_token = token;
+  b.lock.unlock();
+  while (woken_head != nullptr) {
+    Waiter* next = woken_head->next;
+    wake(woken_head);
+    woken_head = next;
+  }
+  return result;
+}
+
+UnparkResult unpark_one(const void* key, FunctionRef<Token(UnparkResult)> callback) {
+  return unpark_n(key, 1, callback);
+}
+
+std::size_t unpark_all(const void* key, Token token) {
+  return unpark_n(key, SIZE_MAX, [token](UnparkResult) { return token; }).unparked_threads;
+}
+
+UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_count,
+                            FunctionRef<RequeueOp()> validate,
+                            FunctionRef<Token(RequeueOp, UnparkResult)> callback) {
+  Bucket& bf = bucket_for(from);
+  Bucket& bt = bucket_for(to);
+  lock_two(bf, bt);
+  UnparkResult result;
+  RequeueOp op = validate();
+  if (op == RequeueOp::kAbort) {
+    unlock_two(bf, bt);
+    return result;
+  }
+  Waiter* woken = nullptr;
+  Waiter* prev = nullptr;
+  Waiter* cur = bf.head;
+  while (cur != nullptr) {
+    Waiter* next = cur->next;
+    if (cur->key.load(std::memory_order_relaxed) == from) {
+      if (result.unparked_threads + result.requeued_threads == max_count) break;
+      bf.unlink(prev, cur);
+      if (op == RequeueOp::kUnparkOneRequeueRest && woken == nullptr) {
+        woken = cur;
+        result.unparked_threads = 1;
+      } else {
+        cur->key.store(to, std::memory_order_release);
+        bt.enqueue(cur);
+        ++result.requeued_threads;
+      }
+    } else {
+      prev = cur;
+    }
+    cur = next;
+  }
+  result.have_more_threads = result.requeued_threads > 0;
+  if (woken != nullptr) result.be_fair = bf.time_to_be_fair();
+  Token token = callback(op, result);
+  if (woken != nullptr) woken->unpark_token = token;
+  unlock_two(bf, bt);
+  if (woken != nullptr) wake(woken);
+  return result;
+}
+
+std::size_t waiter_count(const void* key) {
+  Bucket& b = lock_bucket(key);
+  std::size_t n = 0;
+  for (Waiter* w = b.head; w != nullptr; w = w->next) {
+    if (w->key.load(std::memory_order_relaxed) == key) ++n;
+  }
+  b.lock.unlock();
+  return n;
+}
+
+void reinit_after_fork() noexcept {
+  for (Bucket& b : g_buckets) {
+    b.lock.reset();
+    b.head = nullptr;
+    b.tail = nullptr;
+  }
+}
+
+}  // namespace threading::detail::parking_lot
