@@ -35,8 +35,8 @@ bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
 }
 
 void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept {
-  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
-          count, nullptr, nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG, count,
+          nullptr, nullptr, 0);
 }
 
 #else  // Portable fallback: a hashed table of mutex/condvar pairs.
@@ -93,8 +93,8 @@ void futex_wake(std::atomic<std::uint32_t>* word, int) noexcept {
 void WordLock::lock_slow() noexcept {
   for (int spin = 0; spin < 100; ++spin) {
     std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (s == 0 && state_.compare_exchange_weak(s, 1, std::memory_order_acquire,
-                                               std::memory_order_relaxed)) {
+    if (s == 0 &&
+        state_.compare_exchange_weak(s, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
       return;
     }
     if (s == 2) break;

@@ -48,8 +48,7 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
       continue;
     }
     pl::ParkResult r = pl::park(
-        &state_,
-        [this] { return state_.load(std::memory_order_relaxed) == (kLocked | kParked); },
+        &state_, [this] { return state_.load(std::memory_order_relaxed) == (kLocked | kParked); },
         [] {}, [this](const void*, bool was_last) { waiter_timed_out(was_last); },
         pl::kDefaultToken, deadline);
     if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;

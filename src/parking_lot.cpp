@@ -17,7 +17,7 @@ struct Waiter {
   Waiter* next = nullptr;        // guarded by the bucket lock
   bool queued = false;           // guarded by the bucket lock
   Token park_token = 0;
-  Token unpark_token = 0;          // written before `wake` is released
+  Token unpark_token = 0;              // written before `wake` is released
   std::atomic<std::uint32_t> wake{0};  // 0 sleeping, 1 unparked
 };
 
@@ -123,7 +123,9 @@ void wake(Waiter* w) {
 }
 
 struct ForkHandlerRegistration {
-  ForkHandlerRegistration() { pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); }); }
+  ForkHandlerRegistration() {
+    pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); });
+  }
 };
 ForkHandlerRegistration g_fork_handler;
 
@@ -169,7 +171,8 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
 }
 
 ParkResult park(const void* key, FunctionRef<bool()> validate, const Deadline* deadline) {
-  return park(key, validate, [] {}, [](const void*, bool) {}, kDefaultToken, deadline);
+  return park(
+      key, validate, [] {}, [](const void*, bool) {}, kDefaultToken, deadline);
 }
 
 UnparkResult unpark_n(const void* key, std::size_t n, FunctionRef<Token(UnparkResult)> callback) {

@@ -1,7 +1,5 @@
 // threading::Lock: CPython's lock_tests.BaseLockTests/LockTests in C++, plus
 // argument validation (SPEC §2, §4) and a fairness/stress check.
-#include "threading/lock.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +10,7 @@
 
 #include "support.hpp"
 #include "threading/errors.hpp"
+#include "threading/lock.hpp"
 
 using threading::Lock;
 using namespace test_support;

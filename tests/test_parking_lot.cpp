@@ -1,7 +1,5 @@
 // The parking core on its own: park/unpark, validation, timeouts, the
 // timeout-vs-unpark race, requeue, FIFO order, and a lost-wake-up stress.
-#include "threading/detail/parking_lot.hpp"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "support.hpp"
+#include "threading/detail/parking_lot.hpp"
 
 namespace pl = threading::detail::parking_lot;
 using threading::detail::Deadline;
@@ -16,7 +15,8 @@ using namespace test_support;
 
 TEST(ParkingLot, InvalidWhenValidateFails) {
   int key = 0;
-  auto r = pl::park(&key, [] { return false; }, nullptr);
+  auto r = pl::park(
+      &key, [] { return false; }, nullptr);
   EXPECT_EQ(r.status, pl::ParkStatus::kInvalid);
   EXPECT_EQ(pl::waiter_count(&key), 0u);
 }
@@ -39,7 +39,8 @@ TEST(ParkingLot, TimedParkNeverEarly) {
   for (double t : {0.0, 0.001, 0.02, 0.1}) {
     auto start = Clock::now();
     Deadline d = Deadline::after(t);
-    auto r = pl::park(&key, [] { return true; }, &d);
+    auto r = pl::park(
+        &key, [] { return true; }, &d);
     EXPECT_EQ(r.status, pl::ParkStatus::kTimedOut);
     expect_timeout(seconds_since(start), t);
   }
@@ -50,7 +51,8 @@ TEST(ParkingLot, UnparkHandsToken) {
   int key = 0;
   std::atomic<pl::Token> got{0};
   std::thread t([&] {
-    auto r = pl::park(&key, [] { return true; }, nullptr);
+    auto r = pl::park(
+        &key, [] { return true; }, nullptr);
     EXPECT_EQ(r.status, pl::ParkStatus::kUnparked);
     got = r.token;
   });
@@ -73,7 +75,8 @@ TEST(ParkingLot, FifoOrderAndUnparkN) {
   std::vector<int> woke_at(kN, -1);
   for (int i = 0; i < kN; ++i) {
     threads.emplace_back([&, i] {
-      pl::park(&key, [] { return true; }, nullptr);
+      pl::park(
+          &key, [] { return true; }, nullptr);
       woke_at[i] = order.fetch_add(1);
     });
     // Enqueue strictly one after another so the queue order is known.
@@ -100,7 +103,8 @@ TEST(ParkingLot, RequeueMovesWithoutWaking) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kN; ++i) {
     threads.emplace_back([&] {
-      pl::park(&from, [] { return true; }, nullptr);
+      pl::park(
+          &from, [] { return true; }, nullptr);
       woken.fetch_add(1);
     });
   }
@@ -160,7 +164,8 @@ TEST(ParkingLot, TimeoutRacingUnparkIsNeverLost) {
     parkers.emplace_back([&] {
       for (int j = 0; j < kRounds; ++j) {
         Deadline d = Deadline::after(0.00001 * (j % 7));
-        auto r = pl::park(&key, [] { return true; }, &d);
+        auto r = pl::park(
+            &key, [] { return true; }, &d);
         if (r.status == pl::ParkStatus::kUnparked) reported.fetch_add(1);
       }
     });
@@ -186,7 +191,8 @@ TEST(ParkingLot, MillionHandoffsNoLostWakeup) {
   auto player = [&](std::uint32_t me) {
     for (int i = 0; i < kHandoffs / 2; ++i) {
       while (turn.load(std::memory_order_acquire) != me) {
-        pl::park(&turn, [&] { return turn.load(std::memory_order_relaxed) != me; }, nullptr);
+        pl::park(
+            &turn, [&] { return turn.load(std::memory_order_relaxed) != me; }, nullptr);
       }
       turn.store(1 - me, std::memory_order_release);
       pl::unpark_all(&turn);

@@ -51,7 +51,8 @@ class Lock {
     if (timeout.is_none() || timeout.seconds() != -1) [[unlikely]] {
       return acquire_with_timeout(blocking, timeout);
     }
-    if (try_lock()) [[likely]] return true;
+    if (try_lock()) [[likely]]
+      return true;
     if (!blocking) return false;
     return lock_slow(nullptr);
   }
@@ -77,7 +78,8 @@ class Lock {
   // and std::scoped_lock are the C++ `with`. try_lock_for/until follow C++
   // conventions: a non-positive duration is a single try, not an error.
   void lock() {
-    if (!try_lock()) [[unlikely]] lock_slow(nullptr);
+    if (!try_lock()) [[unlikely]]
+      lock_slow(nullptr);
   }
   bool try_lock() noexcept {
     std::uint8_t expected = 0;

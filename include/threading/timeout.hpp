@@ -22,8 +22,9 @@ class Timeout {
   constexpr Timeout() noexcept = default;  // None
   constexpr Timeout(std::nullopt_t) noexcept {}
   template <class T>
-    requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-  constexpr Timeout(T seconds) noexcept : is_none_(false), seconds_(static_cast<double>(seconds)) {}
+  requires(std::is_arithmetic_v<T> &&
+           !std::is_same_v<T, bool>) constexpr Timeout(T seconds) noexcept
+      : is_none_(false), seconds_(static_cast<double>(seconds)) {}
   template <class Rep, class Period>
   constexpr Timeout(std::chrono::duration<Rep, Period> d) noexcept
       : is_none_(false), seconds_(std::chrono::duration<double>(d).count()) {}

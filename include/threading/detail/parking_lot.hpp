@@ -46,7 +46,7 @@ struct ParkResult {
 struct UnparkResult {
   std::size_t unparked_threads = 0;  // how many were woken (or requeued, for requeue)
   std::size_t requeued_threads = 0;
-  bool have_more_threads = false;    // waiters left on the key after this unpark
+  bool have_more_threads = false;  // waiters left on the key after this unpark
   // True about once a millisecond per bucket: the caller should hand the
   // resource straight to the woken thread (eventual fairness).
   bool be_fair = false;
