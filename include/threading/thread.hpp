@@ -1,0 +1,264 @@
+// threading::Thread and the module functions — Python's Thread object, with
+// Python's lifetime rules.
+//
+//   Python                                   C++
+//   t = Thread(target=f, args=(1, "x"))      auto t = std::make_shared<Thread>(f, 1, "x");
+//   t = Thread(target=f, name="io",          auto t = std::make_shared<Thread>(Thread::Options{
+//              daemon=True)                            .target = f, .name = "io", .daemon = true});
+//   class T(Thread): def run(self): ...      struct T : Thread { void run() override; };
+//   t.start(); t.join(); t.join(0.5)         t->start(); t->join(); t->join(0.5);
+//   t.is_alive(); t.name; t.name = "x"       t->is_alive(); t->name(); t->name("x");
+//   t.ident; t.native_id; t.daemon           t->ident(); t->native_id(); t->daemon();
+//   threading.current_thread()               threading::current_thread()   // shared_ptr<Thread>
+//
+// Ownership. A Thread lives in a std::shared_ptr, like every Python object
+// lives behind a reference. start() takes a reference for the running thread
+// and keeps it until run() has returned, so dropping your handle never stops,
+// detaches or frees a running thread; the object dies with its last handle.
+// A Thread that no shared_ptr owns (on the stack, a member) can be built and
+// run() called directly, but start() refuses it with RuntimeError.
+//
+// Contract (CPython 3.11 unless noted):
+//   * The activity is the target called with decay-copies of the arguments
+//     (moved into the call, as std::thread does), or a subclass's run(). With
+//     neither, run() does nothing. run() releases the target when it returns,
+//     so whatever the target captured is freed by the thread that ran it.
+//   * start() at most once ("threads can only be started once"). It returns
+//     after the new thread has published ident() and native_id() and entered
+//     enumerate(). If the OS refuses the thread it raises RuntimeError("can't
+//     start new thread") and the object is as before: not alive, startable.
+//   * is_alive() is true from just before run() starts until just after it
+//     returns (or throws).
+//   * join(timeout) waits for run() to end; std::nullopt waits forever, a
+//     negative timeout polls, NaN raises ValueError and one above TIMEOUT_MAX
+//     OverflowError (on a finished thread every timeout just returns). It
+//     returns nothing: check is_alive() to learn whether it timed out. Any
+//     number of threads may join at once, any number of times. An untimed
+//     join also waits until the OS thread is gone, so its thread_local data
+//     (and local<T> values) have been destroyed when join() returns.
+//   * An exception escaping run() goes to threading::excepthook (by default
+//     "Exception in thread NAME:" and the exception's type and what() on
+//     stderr); the thread then ends normally and nothing else sees it.
+//   * name(): "Thread-N" unless given (one counter shared with dummies' "Dummy-N";
+//     an empty name counts as none); settable at any time. The OS copy
+//     (pthread_setname_np, 15 bytes) is set when the thread starts and when a
+//     thread renames itself; the main thread never renames the process.
+//   * daemon(): inherited from the creating thread (the main thread is not a
+//     daemon, dummies are); settable only before start().
+//   * Thread-safe: every member may be called from any thread at any time.
+//
+// Process exit, as in Python: returning from main (or std::exit) first waits
+// for every alive non-daemon Thread; daemon threads are abandoned and keep
+// running while the process is torn down, so the library's own state is
+// never destroyed. Exactly: on glibc, when the main thread exits the wait
+// runs before any atexit handler and static destructor (glibc destroys the
+// exiting thread's thread_locals first; the library plants one in the main
+// thread at load time). When another thread calls std::exit, the wait runs
+// from an atexit handler registered by the first start(), so it follows
+// handlers registered after that start(). threading::_shutdown() runs the
+// same wait on demand.
+//
+// fork(): in the child only the forking thread remains. It becomes
+// main_thread() (keeping its name), its ident/native_id are updated, every
+// other Thread reports is_alive() false and joins at once.
+#pragma once
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "threading/timeout.hpp"
+
+namespace threading {
+
+using ident_t = std::uintptr_t;    // pthread_self(), as get_ident() reports
+using native_id_t = std::int64_t;  // the kernel's thread id (gettid)
+
+namespace detail {
+// A type-erased, move-only `void()` activity (std::function would demand
+// copyable targets and arguments; std::thread does not).
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual void invoke() = 0;
+};
+
+template <class F, class... Args>
+class BoundTask final : public Task {
+ public:
+  template <class G, class... A>
+  explicit BoundTask(G&& f, A&&... args)
+      : f_(std::forward<G>(f)), args_(std::forward<A>(args)...) {}
+  void invoke() override { std::apply(std::move(f_), std::move(args_)); }
+
+ private:
+  F f_;
+  std::tuple<Args...> args_;
+};
+
+template <class F, class... Args>
+std::unique_ptr<Task> make_task(F&& f, Args&&... args) {
+  return std::make_unique<BoundTask<std::decay_t<F>, std::decay_t<Args>...>>(
+      std::forward<F>(f), std::forward<Args>(args)...);
+}
+
+struct ThreadAccess;
+}  // namespace detail
+
+class Thread : public std::enable_shared_from_this<Thread> {
+ public:
+  // Python's keyword arguments. An empty target is Python's target=None; an
+  // absent or empty name gives "Thread-N"; an absent daemon is inherited.
+  // stack_size (an extension) overrides threading::stack_size() for this
+  // thread: 0 or at least 32768, else ValueError.
+  struct Options {
+    std::function<void()> target;
+    std::optional<std::string> name;
+    std::optional<bool> daemon;
+    std::size_t stack_size = 0;
+  };
+
+  Thread();
+  explicit Thread(Options options);
+  // target(args...) on the new thread, with decay-copies of the arguments.
+  template <class F, class... Args>
+  requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
+           !std::is_same_v<std::remove_cvref_t<F>, Options>) explicit Thread(F&& target,
+                                                                             Args&&... args)
+      : Thread(detail::make_task(std::forward<F>(target), std::forward<Args>(args)...)) {}
+
+  Thread(const Thread&) = delete;
+  Thread& operator=(const Thread&) = delete;
+  virtual ~Thread();
+
+  void start();
+  // The thread's activity. Call it directly to run it synchronously (the
+  // Thread is then not started). The default calls the target once.
+  virtual void run();
+  void join(Timeout timeout = std::nullopt);
+  bool is_alive() const noexcept;
+
+  std::string name() const;
+  void name(std::string name);
+  bool daemon() const noexcept;
+  void daemon(bool daemonic);
+  std::optional<ident_t> ident() const noexcept;
+  std::optional<native_id_t> native_id() const noexcept;
+
+  // Python's repr(): "<Thread(Thread-1, started daemon 1403...)>".
+  std::string repr() const;
+
+  // Python 2 names.
+  std::string getName() const { return name(); }
+  void setName(std::string n) { name(std::move(n)); }
+  bool isDaemon() const noexcept { return daemon(); }
+  void setDaemon(bool daemonic) { daemon(daemonic); }
+  bool isAlive() const noexcept { return is_alive(); }
+
+ private:
+  friend struct detail::ThreadAccess;
+  enum class Kind : std::uint8_t { kNormal, kMain, kDummy };
+  enum State : std::uint32_t { kInitial, kStarting, kStarted, kStopped };
+  enum OsJoin : std::uint32_t { kNotJoined, kJoining, kJoined };
+
+  explicit Thread(std::unique_ptr<detail::Task> target);
+  Thread(Kind kind, std::string name, bool daemonic);  // main and dummy threads
+
+  static void* bootstrap(void* self);  // not noexcept: pthread_exit unwinds through it
+  void bootstrap_inner();
+  bool is_current() const noexcept;
+  // Waits until run() has ended (or a start attempt failed); false on timeout.
+  bool wait_stopped(const detail::Deadline* deadline);
+  // Reaps the OS thread exactly once (pthread_join), unless it belongs to the
+  // parent of a fork; gives up at `deadline`.
+  void os_join(const detail::Deadline* deadline);
+
+  std::unique_ptr<detail::Task> target_;
+  std::string name_;  // guarded by one of a few global name locks
+  std::atomic<bool> daemon_{false};
+  std::atomic<std::uint32_t> state_{kInitial};
+  std::atomic<std::uint32_t> os_join_{kNotJoined};
+  std::atomic<ident_t> ident_{0};          // 0 = none yet
+  std::atomic<native_id_t> native_id_{0};  // 0 = none yet
+  pthread_t handle_{};                     // written by the new thread, published by state_
+  std::uint64_t fork_generation_ = 0;      // the process (fork count) that made the OS thread
+  std::size_t stack_size_ = 0;
+  std::shared_ptr<Thread> self_ref_;  // the running thread's reference, handed over in start()
+  Kind kind_ = Kind::kNormal;
+};
+
+// --- module functions ------------------------------------------------------
+
+// Number of alive Thread objects (main, started, dummies); == enumerate().size().
+std::size_t active_count();
+inline std::size_t activeCount() { return active_count(); }
+// The calling thread's Thread; a foreign thread (std::thread, a C library's
+// callback thread) gets a daemonic "Dummy-N" the first time, which leaves
+// enumerate() when that thread exits.
+std::shared_ptr<Thread> current_thread();
+inline std::shared_ptr<Thread> currentThread() { return current_thread(); }
+// The process's initial thread ("MainThread"), whoever asks.
+std::shared_ptr<Thread> main_thread();
+// A new list of the alive threads: main first, then in the order they became
+// alive, then those still inside start().
+std::vector<std::shared_ptr<Thread>> enumerate();
+// pthread_self() of the calling thread; equals Thread::ident(). May be reused
+// by a later thread once this one has ended.
+inline ident_t get_ident() noexcept { return static_cast<ident_t>(pthread_self()); }
+// The kernel's id for the calling thread (the pid for the main thread).
+native_id_t get_native_id() noexcept;
+
+// The stack size for threads started from now on (0: the platform default).
+// stack_size() returns the setting AND resets it to 0, as CPython does;
+// stack_size(n) sets it and returns the old one. n must be 0 or >= 32768
+// (ValueError "size not valid: N bytes"; negative: "size must be 0 or a
+// positive value"). A size the OS cannot honour fails at start().
+std::size_t stack_size();
+std::size_t stack_size(long long size);
+
+// C++ has no sys.settrace: a trace or profile hook is a function that every
+// thread started afterwards calls on itself just before run() (trace first).
+// An empty function removes it. An exception from a hook goes to excepthook.
+using TraceFunction = std::function<void()>;
+void settrace(TraceFunction func);
+void setprofile(TraceFunction func);
+TraceFunction gettrace();
+TraceFunction getprofile();
+
+// What threading.excepthook receives.
+struct ExceptHookArgs {
+  const std::type_info* exc_type = nullptr;  // the thrown object's type
+  std::exception_ptr exc_value;
+  std::shared_ptr<Thread> thread;  // null when reported for no Thread
+};
+using ExceptHook = std::function<void(const ExceptHookArgs&)>;
+// Python's threading.excepthook: called (looked up afresh each time) when an
+// exception escapes run(). excepthook(hook) installs one (empty: the default)
+// and returns the previous; excepthook() returns the current one;
+// excepthook(args) calls it. If the hook throws, "Exception in
+// threading.excepthook:" and that exception are printed instead.
+ExceptHook excepthook();
+ExceptHook excepthook(ExceptHook hook);
+void excepthook(const ExceptHookArgs& args);
+// Python's threading.__excepthook__: "Exception in thread NAME:" then
+// "TYPE: what()" (type demangled) on stderr, in one write.
+void default_excepthook(const ExceptHookArgs& args);
+
+// What process exit does first (CPython's threading._shutdown): marks the main
+// thread stopped if called from it, then joins every alive non-daemon Thread
+// except the caller, including threads started meanwhile. Idempotent.
+void _shutdown();
+
+}  // namespace threading

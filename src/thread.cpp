@@ -1,0 +1,728 @@
+// Thread, main and dummy threads, the module functions, process exit and fork.
+//
+// Design (see ANCHORS §5): a process-wide registry (CPython's _active and
+// _limbo) holds a shared_ptr to every alive Thread; a started thread also
+// holds its own reference until run() returns. Liveness is one atomic state
+// word that joiners park on (the parking core); the OS thread itself is
+// reaped once, by the first joiner that gets there (or detached by
+// ~Thread), as CPython 3.13's _ThreadHandle does.
+//
+// Everything global here is immortal: constant-initialised trivially
+// destructible objects, or heap objects that are never freed. Daemon threads
+// keep running while exit() destroys static objects, and must never touch a
+// destroyed one.
+#include "threading/thread.hpp"
+
+#include <cxxabi.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <mutex>  // std::lock_guard only
+#include <new>
+
+#include "threading/detail/parking_lot.hpp"
+#include "threading/errors.hpp"
+#include "threading/lock.hpp"
+
+namespace threading {
+namespace detail {
+
+namespace {
+
+namespace pl = parking_lot;
+
+constexpr std::size_t kNameLocks = 16;
+constexpr long long kMinStackSize = 32768;  // CPython's THREAD_STACK_MIN
+
+// Guards Thread::name_ (striped by address: a per-object Lock would have to
+// be reset in every Thread object after fork, and we cannot find them all).
+constinit Lock g_name_locks[kNameLocks];
+constinit std::atomic<std::uint64_t> g_name_counter{0};  // Thread-N and Dummy-N
+constinit std::atomic<std::size_t> g_stack_size{0};
+constinit std::atomic<std::uint64_t> g_fork_generation{0};
+constinit std::atomic<bool> g_atexit_registered{false};
+
+constinit thread_local Thread* tls_current = nullptr;
+constinit thread_local native_id_t tls_tid = 0;
+
+native_id_t sys_gettid() noexcept { return static_cast<native_id_t>(syscall(SYS_gettid)); }
+bool on_initial_thread() noexcept { return sys_gettid() == static_cast<native_id_t>(getpid()); }
+
+Lock& name_lock(const void* t) {
+  return g_name_locks[(reinterpret_cast<std::uintptr_t>(t) >> 6) % kNameLocks];
+}
+
+std::string next_name(const char* prefix) {
+  return prefix + std::to_string(g_name_counter.fetch_add(1, std::memory_order_relaxed) + 1);
+}
+
+// The OS copy of a name: at most 15 bytes, not cutting a UTF-8 sequence.
+void set_os_name(const std::string& name) {
+  std::size_t n = name.size() < 15 ? name.size() : 15;
+  while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
+  pthread_setname_np(pthread_self(), name.substr(0, n).c_str());
+}
+
+std::string demangle(const char* mangled) {
+  int status = 0;
+  char* s = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  if (status != 0 || s == nullptr) return mangled;
+  std::string out(s);
+  std::free(s);
+  return out;
+}
+
+// "TYPE: what()" (or just "TYPE") for the report.
+std::string describe(const std::type_info* type, const std::exception_ptr& value) {
+  std::string out = type != nullptr ? demangle(type->name()) : "unknown exception";
+  std::string what;
+  if (value) {
+    try {
+      std::rethrow_exception(value);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+  }
+  if (!what.empty()) out += ": " + what;
+  return out + "\n";
+}
+
+void write_stderr(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stderr);
+  std::fflush(stderr);
+}
+
+template <class V, class T>
+std::shared_ptr<Thread> take_from(V& v, const T* t) {
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (it->get() == t) {
+      std::shared_ptr<Thread> out = std::move(*it);
+      v.erase(it);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Friend of Thread: the registry and every internal that needs its privates.
+struct ThreadAccess {
+  using Kind = Thread::Kind;
+
+  struct Runtime {
+    Lock lock;                                    // guards active, limbo, main
+    std::vector<std::shared_ptr<Thread>> active;  // main first, in activation order
+    std::vector<std::shared_ptr<Thread>> limbo;   // inside start()
+    std::shared_ptr<Thread> main;
+    std::vector<std::shared_ptr<Thread>> zombies;  // parent-process threads, after fork
+    Lock hooks_lock;                               // guards the three hooks
+    TraceFunction trace;
+    TraceFunction profile;
+    ExceptHook hook;  // empty = default_excepthook
+    pthread_key_t dummy_key{};
+
+    Runtime() {
+      main.reset(new Thread(Kind::kMain, "MainThread", false));
+      if (on_initial_thread()) bind_main(*main);
+      active.push_back(main);
+      pthread_key_create(&dummy_key, &reap_dummy);
+      pthread_atfork(&prepare_fork, &parent_after_fork, &child_after_fork);
+    }
+  };
+
+  // Never destroyed (see the file comment).
+  static Runtime& rt() {
+    static Runtime* const r = new Runtime;
+    return *r;
+  }
+
+  static void bind_main(Thread& m) {
+    m.ident_.store(get_ident(), std::memory_order_release);
+    m.native_id_.store(get_native_id(), std::memory_order_release);
+  }
+
+  static bool current_daemon() {
+    if (Thread* t = tls_current) return t->daemon();
+    Runtime& r = rt();
+    if (is_main(*r.main)) return r.main->daemon();
+    return true;  // a foreign thread would get a (daemonic) dummy
+  }
+
+  static bool is_main(Thread& m) {
+    ident_t id = m.ident_.load(std::memory_order_acquire);
+    if (id == get_ident()) return true;
+    // The library was first touched from another thread of a process whose
+    // initial thread had not run our load-time constructor (dlopen).
+    if (id == 0 && on_initial_thread()) {
+      ident_t expected = 0;
+      if (m.ident_.compare_exchange_strong(expected, get_ident())) {
+        m.native_id_.store(get_native_id(), std::memory_order_release);
+      }
+      return m.ident_.load() == get_ident();
+    }
+    return false;
+  }
+
+  static std::shared_ptr<Thread> current_slow() {
+    Runtime& r = rt();
+    if (is_main(*r.main)) {
+      tls_current = r.main.get();
+      return r.main;
+    }
+    std::shared_ptr<Thread> d(new Thread(Kind::kDummy, next_name("Dummy-"), true));
+    d->ident_.store(get_ident(), std::memory_order_relaxed);
+    d->native_id_.store(get_native_id(), std::memory_order_relaxed);
+    {
+      std::lock_guard g(r.lock);
+      r.active.push_back(d);
+    }
+    tls_current = d.get();
+    pthread_setspecific(r.dummy_key, d.get());
+    return d;
+  }
+
+  // pthread key destructor: a foreign thread that had a dummy is exiting.
+  static void reap_dummy(void* p) {
+    auto* d = static_cast<Thread*>(p);
+    Runtime& r = rt();
+    std::shared_ptr<Thread> removed;
+    {
+      std::lock_guard g(r.lock);
+      removed = take_from(r.active, d);
+      d->state_.store(Thread::kStopped, std::memory_order_release);
+    }
+    if (tls_current == d) tls_current = nullptr;
+    pl::unpark_all(&d->state_);
+  }
+
+  static void mark_stopped(Thread& t) {
+    Runtime& r = rt();
+    std::shared_ptr<Thread> removed;
+    {
+      std::lock_guard g(r.lock);
+      removed = take_from(r.active, &t);
+      t.state_.store(Thread::kStopped, std::memory_order_release);
+    }
+    pl::unpark_all(&t.state_);
+  }
+
+  static void report(const std::shared_ptr<Thread>& thread) {  // inside a catch block
+    ExceptHookArgs args{abi::__cxa_current_exception_type(), std::current_exception(), thread};
+    try {
+      excepthook(args);
+    } catch (abi::__forced_unwind&) {
+      throw;
+    } catch (...) {
+      write_stderr("Exception in threading.excepthook:\n" +
+                   describe(abi::__cxa_current_exception_type(), std::current_exception()));
+    }
+  }
+
+  // fork: hold every internal lock across fork() so the child gets them in a
+  // consistent state, then re-create them in the child, where their holders
+  // (other threads) no longer exist.
+  static void prepare_fork() {
+    Runtime& r = rt();
+    r.lock.acquire();
+    r.hooks_lock.acquire();
+    for (Lock& l : g_name_locks) l.acquire();
+  }
+  static void parent_after_fork() {
+    Runtime& r = rt();
+    for (Lock& l : g_name_locks) l.release();
+    r.hooks_lock.release();
+    r.lock.release();
+  }
+  static void child_after_fork() {
+    Runtime& r = rt();
+    for (Lock& l : g_name_locks) new (&l) Lock;
+    new (&r.hooks_lock) Lock;
+    new (&r.lock) Lock;
+    g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+    tls_tid = sys_gettid();
+
+    Thread* cur = tls_current;
+    if (cur == nullptr && r.main->ident_.load() == get_ident()) cur = r.main.get();
+    std::shared_ptr<Thread> survivor;
+    auto bury = [&](std::shared_ptr<Thread>& t) {
+      if (!t) return;
+      if (t.get() == cur) {
+        survivor = t;
+        return;
+      }
+      // Its OS thread does not exist here: stopped, and nothing to reap.
+      t->state_.store(Thread::kStopped, std::memory_order_relaxed);
+      t->os_join_.store(Thread::kJoined, std::memory_order_relaxed);
+      r.zombies.push_back(t);  // never destroyed from inside a fork handler
+    };
+    for (auto& t : r.active) bury(t);
+    for (auto& t : r.limbo) bury(t);
+    if (r.main.get() != cur) bury(r.main);
+    if (!survivor) {  // a foreign thread without a dummy, or a thread past its run()
+      survivor.reset(new Thread(Kind::kMain, "MainThread", false));
+    }
+    survivor->ident_.store(get_ident(), std::memory_order_relaxed);
+    survivor->native_id_.store(tls_tid, std::memory_order_relaxed);
+    r.active.clear();
+    r.limbo.clear();
+    r.active.push_back(survivor);
+    r.main = survivor;
+    tls_current = survivor.get();
+    plant_exit_waiter();  // the forking thread is the child's main thread
+  }
+
+  // Destroyed by glibc at the start of exit() in the thread that calls it,
+  // before any atexit handler or static destructor.
+  struct ExitWaiter {
+    ~ExitWaiter() {
+      try {
+        _shutdown();
+      } catch (...) {
+      }
+    }
+  };
+  static void plant_exit_waiter() {
+    thread_local ExitWaiter waiter;
+    (void)&waiter;
+  }
+  static void shutdown_at_exit() {
+    try {
+      _shutdown();
+    } catch (...) {
+    }
+  }
+
+  static void shutdown() {
+    Runtime& r = rt();
+    Thread& m = *r.main;
+    if (m.kind_ == Kind::kMain && is_main(m) &&
+        m.state_.load(std::memory_order_acquire) == Thread::kStarted) {
+      mark_stopped(m);
+    }
+    for (;;) {
+      std::shared_ptr<Thread> next;
+      {
+        std::lock_guard g(r.lock);
+        for (auto* v : {&r.limbo, &r.active}) {
+          for (auto& t : *v) {
+            if (t->kind_ == Kind::kNormal && !t->daemon() && t.get() != tls_current) {
+              next = t;
+              break;
+            }
+          }
+          if (next) break;
+        }
+      }
+      if (!next) return;
+      next->wait_stopped(nullptr);
+      next->os_join(nullptr);
+    }
+  }
+};
+
+}  // namespace detail
+
+using detail::ThreadAccess;
+using detail::tls_current;
+namespace pl = detail::parking_lot;
+
+namespace {
+// Runs in the initial thread when the library is loaded: creates the main
+// Thread with the right identity and plants the exit-time waiter.
+__attribute__((constructor)) void pythreading_on_load() {
+  ThreadAccess::rt();
+  if (detail::on_initial_thread()) ThreadAccess::plant_exit_waiter();
+}
+}  // namespace
+
+// --- Thread -----------------------------------------------------------------
+
+Thread::Thread() : Thread(std::unique_ptr<detail::Task>()) {}
+
+Thread::Thread(std::unique_ptr<detail::Task> target)
+    : target_(std::move(target)), name_(detail::next_name("Thread-")) {
+  daemon_.store(ThreadAccess::current_daemon(), std::memory_order_relaxed);
+}
+
+Thread::Thread(Options options) {
+  if (options.stack_size != 0 && options.stack_size < detail::kMinStackSize) {
+    throw ValueError("size not valid: " + std::to_string(options.stack_size) + " bytes");
+  }
+  stack_size_ = options.stack_size;
+  if (options.target) target_ = detail::make_task(std::move(options.target));
+  name_ = options.name && !options.name->empty() ? std::move(*options.name)
+                                                 : detail::next_name("Thread-");
+  daemon_.store(options.daemon ? *options.daemon : ThreadAccess::current_daemon(),
+                std::memory_order_relaxed);
+}
+
+Thread::Thread(Kind kind, std::string name, bool daemonic) : name_(std::move(name)), kind_(kind) {
+  daemon_.store(daemonic, std::memory_order_relaxed);
+  state_.store(kStarted, std::memory_order_relaxed);
+}
+
+Thread::~Thread() {
+  // Nobody joined the OS thread: let it reap itself. (It cannot be running
+  // run() any more: it held a reference to this object until then.)
+  if (kind_ == Kind::kNormal && state_.load(std::memory_order_acquire) == kStopped &&
+      os_join_.load(std::memory_order_acquire) != kJoined &&
+      fork_generation_ == detail::g_fork_generation.load(std::memory_order_relaxed)) {
+    pthread_detach(handle_);
+  }
+}
+
+void Thread::run() {
+  if (target_) {
+    std::unique_ptr<detail::Task> target = std::move(target_);  // freed even if it throws
+    target->invoke();
+  }
+}
+
+void Thread::start() {
+  std::shared_ptr<Thread> self = weak_from_this().lock();
+  if (!self) {
+    throw RuntimeError(
+        "Thread::start(): this Thread is not owned by a std::shared_ptr; create it with "
+        "std::make_shared<Thread>(...) (the running thread keeps a reference to it)");
+  }
+  std::uint32_t expected = kInitial;
+  if (!state_.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) {
+    throw RuntimeError("threads can only be started once");
+  }
+  auto& r = ThreadAccess::rt();
+  if (!detail::g_atexit_registered.exchange(true)) std::atexit(&ThreadAccess::shutdown_at_exit);
+  std::size_t size =
+      stack_size_ != 0 ? stack_size_ : detail::g_stack_size.load(std::memory_order_relaxed);
+  {
+    std::lock_guard g(r.lock);
+    r.limbo.push_back(self);
+  }
+  self_ref_ = self;
+  fork_generation_ = detail::g_fork_generation.load(std::memory_order_relaxed);
+
+  pthread_attr_t attr;
+  int rc = pthread_attr_init(&attr);
+  if (rc == 0) {
+    if (size != 0) rc = pthread_attr_setstacksize(&attr, size);
+    pthread_t tid;
+    if (rc == 0) rc = pthread_create(&tid, &attr, &Thread::bootstrap, this);
+    pthread_attr_destroy(&attr);
+  }
+  if (rc != 0) {
+    self_ref_.reset();
+    std::shared_ptr<Thread> removed;
+    {
+      std::lock_guard g(r.lock);
+      removed = detail::take_from(r.limbo, this);
+      state_.store(kInitial, std::memory_order_release);
+    }
+    pl::unpark_all(&state_);
+    throw RuntimeError("can't start new thread");
+  }
+  // Return only once the thread has published its identity (THR-S2).
+  while (state_.load(std::memory_order_acquire) == kStarting) {
+    pl::park(
+        &state_, [&] { return state_.load(std::memory_order_relaxed) == kStarting; }, nullptr);
+  }
+}
+
+void* Thread::bootstrap(void* self) {
+  static_cast<Thread*>(self)->bootstrap_inner();
+  return nullptr;
+}
+
+void Thread::bootstrap_inner() {
+  std::shared_ptr<Thread> self = std::move(self_ref_);
+  tls_current = this;
+  detail::tls_tid = detail::sys_gettid();
+  handle_ = pthread_self();
+  ident_.store(get_ident(), std::memory_order_relaxed);
+  native_id_.store(detail::tls_tid, std::memory_order_relaxed);
+  detail::set_os_name(name());
+  auto& r = ThreadAccess::rt();
+  {
+    std::lock_guard g(r.lock);
+    std::shared_ptr<Thread> me = detail::take_from(r.limbo, this);
+    r.active.push_back(std::move(me));
+    state_.store(kStarted, std::memory_order_release);
+  }
+  pl::unpark_all(&state_);
+
+  // Runs when run() ends, however it ends (pthread_exit unwinds through here).
+  struct Finish {
+    Thread* t;
+    ~Finish() {
+      tls_current = nullptr;
+      ThreadAccess::mark_stopped(*t);
+    }
+  } finish{this};
+  try {
+    TraceFunction trace, profile;
+    {
+      std::lock_guard g(r.hooks_lock);
+      trace = r.trace;
+      profile = r.profile;
+    }
+    if (trace) trace();
+    if (profile) profile();
+    run();
+  } catch (abi::__forced_unwind&) {
+    throw;
+  } catch (...) {
+    ThreadAccess::report(self);
+  }
+}
+
+bool Thread::is_current() const noexcept {
+  if (tls_current == this) return true;
+  return kind_ == Kind::kMain && ident_.load(std::memory_order_acquire) == get_ident();
+}
+
+bool Thread::wait_stopped(const detail::Deadline* deadline) {
+  auto running = [this] {
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    return s == kStarting || s == kStarted;
+  };
+  while (running()) {
+    if (deadline != nullptr && deadline->expired()) return false;
+    pl::park(&state_, running, deadline);
+  }
+  return true;
+}
+
+void Thread::os_join(const detail::Deadline* deadline) {
+  if (kind_ != Kind::kNormal) return;
+  if (fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) return;
+  for (;;) {
+    std::uint32_t s = os_join_.load(std::memory_order_acquire);
+    if (s == kJoined) return;
+    if (s == kNotJoined) {
+      if (!os_join_.compare_exchange_strong(s, kJoining, std::memory_order_acquire)) continue;
+      int rc;
+      if (deadline == nullptr) {
+        rc = pthread_join(handle_, nullptr);
+      } else {
+        timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        std::int64_t ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
+                          deadline->remaining_ns();
+        timespec abs{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+        rc = pthread_timedjoin_np(handle_, nullptr, &abs);
+      }
+      os_join_.store(rc == ETIMEDOUT ? kNotJoined : kJoined, std::memory_order_release);
+      pl::unpark_all(&os_join_);
+      return;
+    }
+    // Another joiner is reaping it; wait for that (or for our deadline).
+    auto joining = [this] { return os_join_.load(std::memory_order_acquire) == kJoining; };
+    if (deadline != nullptr && deadline->expired()) return;
+    pl::park(&os_join_, joining, deadline);
+  }
+}
+
+void Thread::join(Timeout timeout) {
+  if (kind_ == Kind::kDummy) throw RuntimeError("cannot join a dummy thread");
+  std::uint32_t s = state_.load(std::memory_order_acquire);
+  if (s == kInitial || s == kStarting) {
+    throw RuntimeError("cannot join thread before it is started");
+  }
+  if (is_current()) throw RuntimeError("cannot join current thread");
+  if (timeout.is_none()) {
+    wait_stopped(nullptr);
+    os_join(nullptr);
+    return;
+  }
+  double t = timeout.seconds();
+  if (s == kStopped) {  // CPython <= 3.12 ignores the timeout's value here
+    if (std::isnan(t) || t <= 0) {
+      detail::Deadline poll{0};
+      os_join(&poll);
+    } else if (t > TIMEOUT_MAX) {
+      os_join(nullptr);
+    } else {
+      detail::Deadline d = detail::Deadline::after(t);
+      os_join(&d);
+    }
+    return;
+  }
+  if (std::isnan(t)) throw ValueError("Invalid value NaN (not a number)");
+  detail::check_not_too_large(t);
+  detail::Deadline d = detail::Deadline::after(t > 0 ? t : 0);
+  if (wait_stopped(&d)) os_join(&d);
+}
+
+bool Thread::is_alive() const noexcept {
+  return state_.load(std::memory_order_acquire) == kStarted;
+}
+
+std::string Thread::name() const {
+  std::lock_guard g(detail::name_lock(this));
+  return name_;
+}
+
+void Thread::name(std::string name) {
+  std::string os_copy;
+  {
+    std::lock_guard g(detail::name_lock(this));
+    name_ = std::move(name);
+    if (kind_ == Kind::kNormal && tls_current == this) os_copy = name_;
+  }
+  if (kind_ == Kind::kNormal && tls_current == this) detail::set_os_name(os_copy);
+}
+
+bool Thread::daemon() const noexcept { return daemon_.load(std::memory_order_relaxed); }
+
+void Thread::daemon(bool daemonic) {
+  if (state_.load(std::memory_order_acquire) != kInitial) {
+    throw RuntimeError("cannot set daemon status of active thread");
+  }
+  daemon_.store(daemonic, std::memory_order_relaxed);
+}
+
+std::optional<ident_t> Thread::ident() const noexcept {
+  ident_t id = ident_.load(std::memory_order_acquire);
+  if (id == 0) return std::nullopt;
+  return id;
+}
+
+std::optional<native_id_t> Thread::native_id() const noexcept {
+  native_id_t id = native_id_.load(std::memory_order_acquire);
+  if (id == 0) return std::nullopt;
+  return id;
+}
+
+std::string Thread::repr() const {
+  std::string cls;
+  if (kind_ == Kind::kMain) {
+    cls = "_MainThread";
+  } else if (kind_ == Kind::kDummy) {
+    cls = "_DummyThread";
+  } else {
+    cls = detail::demangle(typeid(*this).name());
+    if (cls.rfind("threading::", 0) == 0) cls.erase(0, 11);
+  }
+  std::uint32_t s = state_.load(std::memory_order_acquire);
+  std::string out = "<" + cls + "(" + name() + ", ";
+  out += s == kStopped ? "stopped" : s == kStarted ? "started" : "initial";
+  if (daemon()) out += " daemon";
+  if (auto id = ident()) out += " " + std::to_string(*id);
+  return out + ")>";
+}
+
+// --- module functions ---------------------------------------------------------
+
+std::size_t active_count() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.lock);
+  return r.active.size() + r.limbo.size();
+}
+
+std::shared_ptr<Thread> current_thread() {
+  if (Thread* t = tls_current) [[likely]] {
+    return t->shared_from_this();
+  }
+  return ThreadAccess::current_slow();
+}
+
+std::shared_ptr<Thread> main_thread() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.lock);
+  return r.main;
+}
+
+std::vector<std::shared_ptr<Thread>> enumerate() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.lock);
+  std::vector<std::shared_ptr<Thread>> out;
+  out.reserve(r.active.size() + r.limbo.size());
+  out.insert(out.end(), r.active.begin(), r.active.end());
+  out.insert(out.end(), r.limbo.begin(), r.limbo.end());
+  return out;
+}
+
+native_id_t get_native_id() noexcept {
+  if (detail::tls_tid == 0) detail::tls_tid = detail::sys_gettid();
+  return detail::tls_tid;
+}
+
+std::size_t stack_size() { return detail::g_stack_size.exchange(0); }
+
+std::size_t stack_size(long long size) {
+  if (size < 0) throw ValueError("size must be 0 or a positive value");
+  if (size != 0) {
+    bool ok = size >= detail::kMinStackSize;
+    if (ok) {  // as CPython: ask the platform whether it would accept it
+      pthread_attr_t attr;
+      ok = pthread_attr_init(&attr) == 0;
+      if (ok) {
+        ok = pthread_attr_setstacksize(&attr, static_cast<std::size_t>(size)) == 0;
+        pthread_attr_destroy(&attr);
+      }
+    }
+    if (!ok) throw ValueError("size not valid: " + std::to_string(size) + " bytes");
+  }
+  return detail::g_stack_size.exchange(static_cast<std::size_t>(size));
+}
+
+void settrace(TraceFunction func) {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.hooks_lock);
+  std::swap(r.trace, func);
+}  // the old hook dies here, outside the lock
+
+void setprofile(TraceFunction func) {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.hooks_lock);
+  std::swap(r.profile, func);
+}
+
+TraceFunction gettrace() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.hooks_lock);
+  return r.trace;
+}
+
+TraceFunction getprofile() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.hooks_lock);
+  return r.profile;
+}
+
+ExceptHook excepthook() {
+  auto& r = ThreadAccess::rt();
+  std::lock_guard g(r.hooks_lock);
+  if (r.hook) return r.hook;
+  return &default_excepthook;
+}
+
+ExceptHook excepthook(ExceptHook hook) {
+  auto& r = ThreadAccess::rt();
+  ExceptHook old;
+  {
+    std::lock_guard g(r.hooks_lock);
+    std::swap(r.hook, hook);
+    old = std::move(hook);
+  }
+  if (!old) old = &default_excepthook;
+  return old;
+}
+
+void excepthook(const ExceptHookArgs& args) { excepthook()(args); }
+
+void default_excepthook(const ExceptHookArgs& args) {
+  std::string who = args.thread ? args.thread->name() : std::to_string(get_ident());
+  detail::write_stderr("Exception in thread " + who + ":\n" +
+                       detail::describe(args.exc_type, args.exc_value));
+}
+
+void _shutdown() { ThreadAccess::shutdown(); }
+
+}  // namespace threading
