@@ -124,9 +124,10 @@ class Thread : public std::enable_shared_from_this<Thread> {
   // stack_size (an extension) overrides threading::stack_size() for this
   // thread: 0 or at least 32768, else ValueError.
   struct Options {
-    std::function<void()> target;
-    std::optional<std::string> name;
-    std::optional<bool> daemon;
+    // (Default member initialisers keep -Wextra quiet about omitted designators.)
+    std::function<void()> target{};
+    std::optional<std::string> name{};
+    std::optional<bool> daemon{};
     std::size_t stack_size = 0;
   };
 

@@ -1,0 +1,591 @@
+// threading::Thread: construction (target + args, Options, subclass), start,
+// run, join, liveness, names, idents, daemon flag, ownership, excepthook,
+// start failure — SPEC §12 rows that apply to C++.
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support.hpp"
+#include "threading/errors.hpp"
+#include "threading/event.hpp"
+#include "threading/lock.hpp"
+#include "threading/thread.hpp"
+
+using threading::Event;
+using threading::Thread;
+using namespace test_support;
+
+namespace {
+
+// Runs `f` and returns the RuntimeError's message ("" if nothing was thrown).
+template <class F>
+std::string runtime_error_of(F f) {
+  try {
+    f();
+  } catch (const threading::RuntimeError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+int name_number(const std::string& name) {
+  auto dash = name.find('-');
+  return std::stoi(name.substr(dash + 1));
+}
+
+// Installs an excepthook for the scope of a test.
+class HookGuard {
+ public:
+  explicit HookGuard(threading::ExceptHook h) : old_(threading::excepthook(std::move(h))) {}
+  ~HookGuard() { threading::excepthook(std::move(old_)); }
+
+ private:
+  threading::ExceptHook old_;
+};
+
+}  // namespace
+
+TEST(Thread, TargetWithArguments) {
+  std::string got;
+  auto t =
+      std::make_shared<Thread>([&](int a, const std::string& b,
+                                   double c) { got = std::to_string(a) + b + std::to_string(c); },
+                               1, "two", 3.5);
+  t->start();
+  t->join();
+  EXPECT_EQ(got, "1two3.500000");
+}
+
+TEST(Thread, ArgumentsAreCopiedAndMovedIntoTheCall) {
+  int value = 1;
+  std::atomic<int> seen{0};
+  auto t = std::make_shared<Thread>([&](int v) { seen = v; }, value);
+  value = 2;  // the thread got a copy
+  t->start();
+  t->join();
+  EXPECT_EQ(seen.load(), 1);
+
+  // Move-only arguments and targets work, as with std::thread.
+  auto p = std::make_unique<int>(42);
+  auto u = std::make_shared<Thread>(
+      [&seen, q = std::make_unique<int>(1)](std::unique_ptr<int> r) mutable { seen = *q + *r; },
+      std::move(p));
+  u->start();
+  u->join();
+  EXPECT_EQ(seen.load(), 43);
+}
+
+TEST(Thread, FunctionPointerTarget) {
+  static std::atomic<int> hits{0};
+  auto t = std::make_shared<Thread>(
+      +[](int n) { hits += n; }, 5);
+  t->start();
+  t->join();
+  EXPECT_EQ(hits.load(), 5);
+}
+
+TEST(Thread, OptionsWithDesignatedInitializers) {
+  std::atomic<bool> ran{false};
+  auto t = std::make_shared<Thread>(
+      Thread::Options{.target = [&] { ran = true; }, .name = "io-1", .daemon = true});
+  EXPECT_EQ(t->name(), "io-1");
+  EXPECT_TRUE(t->daemon());
+  t->start();
+  t->join();
+  EXPECT_TRUE(ran);
+}
+
+TEST(Thread, OptionsEmptyNameIsAutomatic) {
+  auto t = std::make_shared<Thread>(Thread::Options{.name = ""});
+  EXPECT_EQ(t->name().rfind("Thread-", 0), 0u) << t->name();
+}
+
+TEST(Thread, OptionsStackSizeValidated) {
+  EXPECT_THROW(Thread(Thread::Options{.stack_size = 100}), threading::ValueError);
+  try {
+    Thread(Thread::Options{.stack_size = 32767});
+    FAIL();
+  } catch (const threading::ValueError& e) {
+    EXPECT_STREQ(e.what(), "size not valid: 32767 bytes");
+  }
+  auto t = std::make_shared<Thread>(Thread::Options{.target = [] {}, .stack_size = 1 << 20});
+  t->start();
+  t->join();
+}
+
+namespace {
+struct Counter : Thread {
+  std::atomic<int> runs{0};
+  std::vector<int> data = std::vector<int>(100, 7);
+  void run() override {
+    int sum = 0;
+    for (int v : data) sum += v;
+    runs += sum;
+  }
+};
+}  // namespace
+
+TEST(Thread, SubclassOverridesRun) {
+  auto c = std::make_shared<Counter>();
+  c->start();
+  c->join();
+  EXPECT_EQ(c->runs.load(), 700);
+}
+
+TEST(Thread, NoTargetNoOverrideDoesNothing) {
+  auto t = std::make_shared<Thread>();
+  t->start();
+  t->join();
+  EXPECT_FALSE(t->is_alive());
+  auto u = std::make_shared<Thread>(Thread::Options{});
+  u->start();
+  u->join();
+}
+
+TEST(Thread, RunCalledDirectlyIsSynchronousAndDoesNotStart) {
+  int n = 0;
+  Thread t([&] { ++n; });  // not owned by a shared_ptr: run() is still fine
+  t.run();
+  EXPECT_EQ(n, 1);
+  EXPECT_FALSE(t.is_alive());
+  EXPECT_FALSE(t.ident().has_value());
+  t.run();  // the target was released by the first run()
+  EXPECT_EQ(n, 1);
+}
+
+TEST(Thread, StartRefusesThreadNotOwnedBySharedPtr) {
+  Thread t([] {});
+  std::string msg = runtime_error_of([&] { t.start(); });
+  EXPECT_NE(msg.find("std::make_shared"), std::string::npos) << msg;
+  EXPECT_FALSE(t.is_alive());
+}
+
+TEST(Thread, StartTwice) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  EXPECT_EQ(runtime_error_of([&] { t->start(); }), "threads can only be started once");
+  go.set();
+  t->join();
+  EXPECT_EQ(runtime_error_of([&] { t->start(); }), "threads can only be started once");
+}
+
+TEST(Thread, StartReturnsWithIdentPublishedAndAlive) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  EXPECT_FALSE(t->ident().has_value());
+  EXPECT_FALSE(t->native_id().has_value());
+  EXPECT_FALSE(t->is_alive());
+  t->start();
+  EXPECT_TRUE(t->ident().has_value());
+  EXPECT_TRUE(t->native_id().has_value());
+  EXPECT_TRUE(t->is_alive());
+  go.set();
+  t->join();
+  EXPECT_FALSE(t->is_alive());
+}
+
+TEST(Thread, IdentsMatchInsideTheThreadAndAreKeptAfterExit) {
+  threading::ident_t inside = 0;
+  threading::native_id_t native = 0;
+  bool alive_inside = false;
+  std::shared_ptr<Thread> self;
+  auto t = std::make_shared<Thread>([&] {
+    inside = threading::get_ident();
+    native = threading::get_native_id();
+    self = threading::current_thread();
+    alive_inside = self->is_alive();
+  });
+  t->start();
+  t->join();
+  ASSERT_TRUE(t->ident().has_value());
+  EXPECT_EQ(*t->ident(), inside);
+  EXPECT_EQ(*t->native_id(), native);
+  EXPECT_NE(native, static_cast<threading::native_id_t>(getpid()));
+  EXPECT_EQ(self, t);
+  EXPECT_TRUE(alive_inside);
+}
+
+TEST(Thread, JoinBeforeStart) {
+  auto t = std::make_shared<Thread>();
+  EXPECT_EQ(runtime_error_of([&] { t->join(); }), "cannot join thread before it is started");
+  EXPECT_EQ(runtime_error_of([&] { t->join(1.0); }), "cannot join thread before it is started");
+}
+
+TEST(Thread, JoinCurrentThread) {
+  std::string msg;
+  auto t = std::make_shared<Thread>();
+  t = std::make_shared<Thread>([&] { msg = runtime_error_of([&] { t->join(); }); });
+  t->start();
+  t->join();
+  EXPECT_EQ(msg, "cannot join current thread");
+  EXPECT_EQ(runtime_error_of([] { threading::main_thread()->join(); }),
+            "cannot join current thread");
+}
+
+TEST(Thread, TimedJoinTimesOutAndLeavesThreadAlive) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  auto start = Clock::now();
+  t->join(0.1);
+  expect_timeout(seconds_since(start), 0.1);
+  EXPECT_TRUE(t->is_alive());
+  start = Clock::now();
+  t->join(std::chrono::milliseconds(50));
+  expect_timeout(seconds_since(start), 0.05);
+  EXPECT_TRUE(t->is_alive());
+  go.set();
+  t->join(30.0);
+  EXPECT_FALSE(t->is_alive());
+}
+
+TEST(Thread, NegativeTimeoutPolls) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  t->join(-1);
+  t->join(-5.0);
+  t->join(0);
+  EXPECT_TRUE(t->is_alive());
+  go.set();
+  t->join();
+  t->join(-1);  // finished: returns at once
+}
+
+TEST(Thread, BadTimeoutsOnRunningAndFinishedThread) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  EXPECT_THROW(t->join(std::nan("")), threading::ValueError);
+  EXPECT_THROW(t->join(threading::TIMEOUT_MAX * 2), threading::OverflowError);
+  EXPECT_THROW(t->join(std::numeric_limits<double>::infinity()), threading::OverflowError);
+  EXPECT_TRUE(t->is_alive());  // 3.13 behaviour: a failed join does not mark it stopped
+  go.set();
+  t->join();
+  // On a finished thread any timeout just returns (CPython <= 3.12).
+  t->join(std::nan(""));
+  t->join(1e100);
+  t->join(threading::TIMEOUT_MAX);
+}
+
+TEST(Thread, JoinFromManyThreadsManyTimes) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  constexpr int kJoiners = 6;
+  std::atomic<int> joined{0};
+  std::vector<std::shared_ptr<Thread>> joiners;
+  for (int i = 0; i < kJoiners; ++i) {
+    joiners.push_back(std::make_shared<Thread>([&, i] {
+      if (i % 2 == 0) {
+        t->join();
+      } else {
+        while (t->is_alive()) t->join(0.01);
+      }
+      EXPECT_FALSE(t->is_alive());
+      joined++;
+    }));
+    joiners.back()->start();
+  }
+  EXPECT_EQ(joined.load(), 0);
+  go.set();
+  for (auto& j : joiners) j->join();
+  EXPECT_EQ(joined.load(), kJoiners);
+  for (int i = 0; i < 3; ++i) t->join();
+}
+
+TEST(Thread, IsAliveWindowAndEnumerate) {
+  Event in_run, go;
+  auto t = std::make_shared<Thread>([&] {
+    in_run.set();
+    go.wait();
+  });
+  auto listed = [&] {
+    for (auto& x : threading::enumerate()) {
+      if (x == t) return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(listed());
+  t->start();
+  in_run.wait();
+  EXPECT_TRUE(t->is_alive());
+  EXPECT_TRUE(listed());
+  go.set();
+  t->join();
+  EXPECT_FALSE(t->is_alive());
+  EXPECT_FALSE(listed());  // THR-A3
+}
+
+TEST(Thread, DefaultNamesCountUpAndAreShared) {
+  auto a = std::make_shared<Thread>();
+  auto named = std::make_shared<Thread>(Thread::Options{.name = "x"});
+  auto b = std::make_shared<Thread>();
+  EXPECT_EQ(name_number(b->name()), name_number(a->name()) + 1);
+  std::string dummy;
+  std::thread([&] { dummy = threading::current_thread()->name(); }).join();
+  auto c = std::make_shared<Thread>();
+  ASSERT_EQ(dummy.rfind("Dummy-", 0), 0u) << dummy;
+  EXPECT_EQ(name_number(dummy), name_number(b->name()) + 1);
+  EXPECT_EQ(name_number(c->name()), name_number(dummy) + 1);
+  EXPECT_EQ(named->name(), "x");
+}
+
+TEST(Thread, NameSettableAnyTime) {
+  Event go, renamed;
+  std::string inside;
+  auto t = std::make_shared<Thread>([&] {
+    go.wait();
+    inside = threading::current_thread()->name();
+    threading::current_thread()->name("self-named");
+    renamed.set();
+  });
+  t->name("before");
+  t->start();
+  t->name("during");
+  go.set();
+  renamed.wait();
+  t->join();
+  EXPECT_EQ(inside, "during");
+  EXPECT_EQ(t->name(), "self-named");
+  t->name("after");
+  EXPECT_EQ(t->name(), "after");
+  t->setName("alias");
+  EXPECT_EQ(t->getName(), "alias");
+}
+
+TEST(Thread, OsNameIsFirst15Bytes) {
+  char buf[64] = {};
+  auto t = std::make_shared<Thread>(
+      Thread::Options{.target = [&] { pthread_getname_np(pthread_self(), buf, sizeof buf); },
+                      .name = "a-rather-long-thread-name"});
+  t->start();
+  t->join();
+  EXPECT_STREQ(buf, "a-rather-long-t");
+  EXPECT_EQ(t->name(), "a-rather-long-thread-name");
+  // UTF-8 is not cut inside a character: "é" is 2 bytes.
+  auto u = std::make_shared<Thread>(
+      Thread::Options{.target = [&] { pthread_getname_np(pthread_self(), buf, sizeof buf); },
+                      .name = "abcdefghijklmn\xc3\xa9"});
+  u->start();
+  u->join();
+  EXPECT_STREQ(buf, "abcdefghijklmn");
+}
+
+TEST(Thread, DaemonInheritance) {
+  auto from_main = std::make_shared<Thread>();
+  EXPECT_FALSE(from_main->daemon());  // the main thread is not a daemon
+  bool inherited = false, explicit_false = true, from_foreign = false;
+  auto d = std::make_shared<Thread>(
+      Thread::Options{.target =
+                          [&] {
+                            inherited = Thread().daemon();
+                            explicit_false = Thread(Thread::Options{.daemon = false}).daemon();
+                          },
+                      .daemon = true});
+  d->start();
+  d->join();
+  EXPECT_TRUE(inherited);
+  EXPECT_FALSE(explicit_false);
+  std::thread([&] { from_foreign = Thread().daemon(); }).join();
+  EXPECT_TRUE(from_foreign);  // THR-D4: a foreign thread counts as a dummy
+}
+
+TEST(Thread, DaemonSettableOnlyBeforeStart) {
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->daemon(true);
+  EXPECT_TRUE(t->daemon());
+  t->setDaemon(false);
+  EXPECT_FALSE(t->isDaemon());
+  t->start();
+  EXPECT_EQ(runtime_error_of([&] { t->daemon(true); }),
+            "cannot set daemon status of active thread");
+  go.set();
+  t->join();
+  EXPECT_EQ(runtime_error_of([&] { t->setDaemon(true); }),
+            "cannot set daemon status of active thread");
+  EXPECT_FALSE(t->isAlive());
+}
+
+TEST(Thread, DroppingTheHandleNeverStopsTheThread) {
+  Event go;
+  std::atomic<int> result{0};
+  std::weak_ptr<Thread> weak;
+  {
+    auto c = std::make_shared<Counter>();
+    weak = c;
+    auto t = std::make_shared<Thread>([&, c] {
+      go.wait();
+      c->run();  // uses the subclass's members after every handle is gone
+      result = c->runs.load();
+    });
+    t->start();
+  }                              // both handles dropped while the thread waits
+  EXPECT_FALSE(weak.expired());  // the running thread keeps its object alive
+  go.set();
+  EXPECT_TRUE(wait_until([&] { return result.load() == 700; }));
+  EXPECT_TRUE(wait_until([&] { return weak.expired(); }));
+}
+
+TEST(Thread, SubclassDroppedWhileRunning) {
+  struct Slow : Thread {
+    Event* go;
+    std::atomic<bool>* done;
+    std::string payload = std::string(1000, 'x');
+    void run() override {
+      go->wait();
+      if (payload.size() == 1000 && name().rfind("Thread-", 0) == 0) *done = true;
+    }
+  };
+  Event go;
+  std::atomic<bool> done{false};
+  auto s = std::make_shared<Slow>();
+  s->go = &go;
+  s->done = &done;
+  s->start();
+  s.reset();
+  go.set();
+  EXPECT_TRUE(wait_until([&] { return done.load(); }));
+}
+
+TEST(Thread, ExceptionGoesToExcepthookAndThreadEndsNormally) {
+  std::vector<std::string> seen;
+  threading::Lock lock;
+  HookGuard hook([&](const threading::ExceptHookArgs& args) {
+    std::string what;
+    try {
+      std::rethrow_exception(args.exc_value);
+    } catch (const std::exception& e) {
+      what = e.what();
+    }
+    std::lock_guard g(lock);
+    bool type_ok = *args.exc_type == typeid(std::logic_error);
+    seen.push_back(args.thread->name() + "|" + (type_ok ? "logic_error" : "?") + "|" + what);
+  });
+  auto t = std::make_shared<Thread>(
+      Thread::Options{.target = [] { throw std::logic_error("bad logic"); }, .name = "thrower"});
+  t->start();
+  t->join();
+  EXPECT_FALSE(t->is_alive());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0], "thrower|logic_error|bad logic");
+}
+
+TEST(Thread, DefaultExcepthookOutput) {
+  HookGuard hook({});  // the default
+  auto t = std::make_shared<Thread>(Thread::Options{
+      .target = [] { throw threading::ValueError("bad value"); }, .name = "worker-9"});
+  testing::internal::CaptureStderr();
+  t->start();
+  t->join();
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err, "Exception in thread worker-9:\nthreading::ValueError: bad value\n");
+
+  auto u = std::make_shared<Thread>(Thread::Options{.target = [] { throw 42; }, .name = "w"});
+  testing::internal::CaptureStderr();
+  u->start();
+  u->join();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "Exception in thread w:\nint\n");
+}
+
+TEST(Thread, ExcepthookThatThrows) {
+  HookGuard hook([](const threading::ExceptHookArgs&) { throw std::runtime_error("hook broke"); });
+  auto t = std::make_shared<Thread>([] { throw std::runtime_error("first"); });
+  testing::internal::CaptureStderr();
+  t->start();
+  t->join();
+  EXPECT_EQ(testing::internal::GetCapturedStderr(),
+            "Exception in threading.excepthook:\nstd::runtime_error: hook broke\n");
+}
+
+TEST(Thread, ExcepthookLookedUpWhenTheExceptionHappens) {
+  Event go;
+  std::atomic<int> late{0};
+  auto t = std::make_shared<Thread>([&] {
+    go.wait();
+    throw std::runtime_error("x");
+  });
+  t->start();
+  HookGuard hook([&](const threading::ExceptHookArgs&) { late++; });  // after start (THR-X6)
+  go.set();
+  t->join();
+  EXPECT_EQ(late.load(), 1);
+}
+
+TEST(Thread, PthreadExitInRunStillEndsTheThreadCleanly) {
+  auto t = std::make_shared<Thread>([] { pthread_exit(nullptr); });
+  t->start();
+  t->join();
+  EXPECT_FALSE(t->is_alive());
+}
+
+TEST(Thread, StartFailureLeavesObjectConsistent) {
+  std::atomic<int> ran{0};
+  auto t = std::make_shared<Thread>([&] { ran++; });
+  threading::stack_size(1LL << 50);  // accepted here; the OS refuses it at start
+  std::string msg = runtime_error_of([&] { t->start(); });
+  threading::stack_size(0);
+  EXPECT_EQ(msg, "can't start new thread");
+  EXPECT_FALSE(t->is_alive());
+  EXPECT_FALSE(t->ident().has_value());
+  for (auto& x : threading::enumerate()) EXPECT_NE(x, t);
+  EXPECT_EQ(runtime_error_of([&] { t->join(); }), "cannot join thread before it is started");
+  t->start();  // startable again (CPython <= 3.12)
+  t->join();
+  EXPECT_EQ(ran.load(), 1);
+}
+
+TEST(Thread, Repr) {
+  Event go;
+  auto t = std::make_shared<Thread>(Thread::Options{.target = [&] { go.wait(); }, .name = "X"});
+  EXPECT_EQ(t->repr(), "<Thread(X, initial)>");
+  t->start();
+  EXPECT_EQ(t->repr(), "<Thread(X, started " + std::to_string(*t->ident()) + ")>");
+  go.set();
+  t->join();
+  EXPECT_EQ(t->repr(), "<Thread(X, stopped " + std::to_string(*t->ident()) + ")>");
+  auto d = std::make_shared<Thread>(Thread::Options{.name = "Y", .daemon = true});
+  EXPECT_EQ(d->repr(), "<Thread(Y, initial daemon)>");
+  auto m = threading::main_thread();
+  EXPECT_EQ(m->repr(), "<_MainThread(" + m->name() + ", started " +
+                           std::to_string(threading::get_ident()) + ")>");
+  auto c = std::make_shared<Counter>();
+  EXPECT_EQ(c->repr().rfind("<(anonymous namespace)::Counter(", 0), 0u) << c->repr();
+}
+
+TEST(Thread, TargetReleasedByTheThreadThatRanIt) {
+  auto token = std::make_shared<int>(1);
+  std::weak_ptr<int> weak = token;
+  auto t = std::make_shared<Thread>([token] {});
+  token.reset();
+  EXPECT_FALSE(weak.expired());
+  t->start();
+  t->join();
+  EXPECT_TRUE(weak.expired());  // THR-R3: run() drops its target
+}
+
+TEST(Thread, ManyShortThreadsStress) {
+  const int n = 400 / kStressDivisor;
+  std::atomic<int> sum{0};
+  std::vector<std::shared_ptr<Thread>> ts;
+  for (int i = 0; i < n; ++i) {
+    ts.push_back(std::make_shared<Thread>([&sum, i] { sum += i; }));
+    ts.back()->start();
+    if (i % 3 == 0) ts.back().reset();  // some are never joined: detached by ~Thread
+  }
+  for (auto& t : ts) {
+    if (t) t->join();
+  }
+  EXPECT_TRUE(wait_until([&] { return sum.load() == n * (n - 1) / 2; }));
+  EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
+}
