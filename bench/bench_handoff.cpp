@@ -12,11 +12,11 @@
 #include "common.hpp"
 #include "threading/condition.hpp"
 #include "threading/lock.hpp"
-#if __has_include(<threading/event.hpp>)
+#if defined(PYTHREADING_BENCH_HAVE_EVENT)
 #include "threading/event.hpp"
 #define BENCH_HAVE_EVENT 1
 #endif
-#if __has_include(<threading/semaphore.hpp>)
+#if defined(PYTHREADING_BENCH_HAVE_SEMAPHORE)
 #include "threading/semaphore.hpp"
 #define BENCH_HAVE_SEMAPHORE 1
 #endif

@@ -9,7 +9,7 @@
 #include "threading/condition.hpp"
 #include "threading/lock.hpp"
 #include "threading/rlock.hpp"
-#if __has_include(<threading/semaphore.hpp>)
+#if defined(PYTHREADING_BENCH_HAVE_SEMAPHORE)
 #include "threading/semaphore.hpp"
 #define BENCH_HAVE_SEMAPHORE 1
 #endif
