@@ -246,7 +246,7 @@ struct ExceptHookArgs {
 };
 using ExceptHook = std::function<void(const ExceptHookArgs&)>;
 // Python's threading.excepthook: called (looked up afresh each time) when an
-// exception escapes run(). excepthook(hook) installs one (empty: the default)
+// exception escapes run(). excepthook(hook) installs one (nullptr: the default)
 // and returns the previous; excepthook() returns the current one;
 // excepthook(args) calls it. If the hook throws, "Exception in
 // threading.excepthook:" and that exception are printed instead.
