@@ -1,5 +1,7 @@
 #include "threading/lock.hpp"
 
+#include <sched.h>
+
 #include "futex.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
@@ -24,7 +26,10 @@ bool Lock::try_lock_ns(std::int64_t ns) {
 }
 
 bool Lock::lock_slow(const detail::Deadline* deadline) {
-  constexpr int kSpinLimit = 40;
+  // Before parking: three short bursts of pause (2, 4, 8), then up to seven
+  // sched_yield()s, the budget of Rust's parking_lot. Yielding rather than
+  // spinning matters when threads outnumber cores: the holder gets the CPU.
+  constexpr int kSpinLimit = 10;
   int spins = 0;
   for (;;) {
     std::uint8_t s = state_.load(std::memory_order_relaxed);
@@ -35,11 +40,15 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
       }
       continue;
     }
-    // Spin on loads only while nobody is parked: once there is a queue,
-    // spinning just steals the lock from the thread it is about to be handed to.
+    // Spin only while nobody is parked: once there is a queue, spinning just
+    // steals the lock from the thread it is about to be handed to.
     if ((s & kParked) == 0 && spins < kSpinLimit) {
       ++spins;
-      for (int i = 0; i < (1 << (spins < 6 ? spins : 6)); ++i) detail::cpu_relax();
+      if (spins <= 3) {
+        for (int i = 0; i < (1 << spins); ++i) detail::cpu_relax();
+      } else {
+        sched_yield();
+      }
       continue;
     }
     if ((s & kParked) == 0 &&
