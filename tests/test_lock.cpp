@@ -1,6 +1,8 @@
 // threading::Lock: CPython's lock_tests.BaseLockTests/LockTests in C++, plus
 // argument validation (SPEC §2, §4) and a fairness/stress check.
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cmath>
 #include <limits>
@@ -259,4 +261,58 @@ TEST(Lock, MillionHandoffsWithTimeouts) {
   t.join();
   EXPECT_TRUE(ping.locked());  // the last acquire by t
   EXPECT_TRUE(pong.locked());  // the last acquire by main
+}
+
+// LOCK-24: a signal delivered to a thread blocked in acquire() interrupts the
+// futex wait with EINTR; the wait resumes and the original deadline holds.
+namespace {
+std::atomic<int> g_signals{0};
+extern "C" void count_signal(int) { g_signals.fetch_add(1); }
+}  // namespace
+
+TEST(Lock, SignalsDoNotEndAWaitEarly) {
+  struct sigaction sa {};
+  sa.sa_handler = count_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: the futex wait really sees EINTR
+  struct sigaction old {};
+  ASSERT_EQ(sigaction(SIGUSR1, &sa, &old), 0);
+
+  Lock lock;
+  lock.acquire();
+  std::atomic<bool> timed_done{false};
+  double elapsed = 0;
+  std::thread timed([&] {
+    auto start = Clock::now();
+    EXPECT_FALSE(lock.acquire(true, 0.3));
+    elapsed = seconds_since(start);
+    timed_done = true;
+  });
+  pthread_t handle = timed.native_handle();
+  while (!timed_done.load()) {
+    pthread_kill(handle, SIGUSR1);
+    std::this_thread::yield();
+  }
+  timed.join();
+  expect_timeout(elapsed, 0.3);
+
+  // An untimed acquire keeps waiting through signals until the release.
+  g_signals = 0;
+  std::atomic<bool> got{false};
+  std::thread forever([&] {
+    lock.acquire();
+    got = true;
+  });
+  handle = forever.native_handle();
+  const int before = g_signals.load();
+  while (g_signals.load() < before + 20) {
+    pthread_kill(handle, SIGUSR1);
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(got.load());
+  lock.release();
+  forever.join();
+  EXPECT_TRUE(got.load());
+  lock.release();
+  sigaction(SIGUSR1, &old, nullptr);
 }
