@@ -52,4 +52,5 @@ PYBIND11_MODULE(pythreading, m) {
   });
 
   init_sync(m);
+  init_thread(m);
 }
