@@ -79,6 +79,7 @@
 #include <utility>
 #include <vector>
 
+#include "threading/errors.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
