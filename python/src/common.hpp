@@ -119,5 +119,6 @@ extern PyObject* g_broken_barrier_error;
 
 void init_sync(py::module_& m);
 void init_thread(py::module_& m);
+void init_local(py::module_& m);
 
 }  // namespace pythreading_py

@@ -53,4 +53,5 @@ PYBIND11_MODULE(pythreading, m) {
 
   init_sync(m);
   init_thread(m);
+  init_local(m);
 }
