@@ -14,6 +14,7 @@
 
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "common.hpp"
 #include "threading/lock.hpp"
@@ -49,6 +50,14 @@ struct AbslMutex {
 };
 #endif
 
+// No lock at all: an atomic increment. Its longest wait is the scheduler's
+// floor (a runnable thread waiting for a CPU), which every lock row includes.
+struct AtomicFloor {
+  std::atomic<int> dummy{0};
+  void lock() {}
+  void unlock() {}
+};
+
 struct alignas(64) WorkerStats {
   std::uint64_t ops = 0;
   std::uint64_t max_gap_ticks = 0;
@@ -72,9 +81,13 @@ void contended(benchmark::State& state) {
         gate.arrive_and_wait();
         std::uint64_t ops = 0, max_gap = 0, last = bench::ticks();
         while (!stop.load(std::memory_order_relaxed)) {
-          m.lock();
-          ++counter;
-          m.unlock();
+          if constexpr (std::is_same_v<M, AtomicFloor>) {
+            m.dummy.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            m.lock();
+            ++counter;
+            m.unlock();
+          }
           ++ops;
           std::uint64_t now = bench::ticks();
           max_gap = std::max(max_gap, now - last);
@@ -131,6 +144,7 @@ void add(const char* kase, const char* impl,
 
 const int registered = [] {
   add<PyLock>("Lock", "pythreading");
+  add<AtomicFloor>("Lock", "no-lock");
   add<std::mutex>("Lock", "std");
   add<PthreadMutex>("Lock", "posix");
 #if BENCH_HAVE_ABSL

@@ -191,7 +191,7 @@ def markdown(context, data, cpython, sizes):
         out.append("| case | impl | Mops/s | longest wait | fairness (min/max per-thread ops) |")
         out.append("|---|---|---|---|---|")
         for key in sorted(cont, key=sort_key):
-            for impl in ["pythreading", "std", "posix", "absl-nodd", "absl", "boost", "cpython"]:
+            for impl in ["pythreading", "std", "posix", "absl-nodd", "absl", "boost", "cpython", "no-lock"]:
                 e = data[key].get(impl)
                 if not e or "ops_per_s" not in e:
                     continue
