@@ -52,6 +52,6 @@ PYBIND11_MODULE(pythreading, m) {
   });
 
   init_sync(m);
-  init_thread(m);
+  init_thread(m);  // after init_sync: Timer uses Event
   init_local(m);
 }

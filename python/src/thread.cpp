@@ -6,6 +6,8 @@
 // so a Python subclass overriding run() works as with threading.Thread. The
 // Python object is kept alive (a reference held in the PyThread) from start()
 // until run() has returned.
+#include <pybind11/eval.h>
+
 #include <threading/thread.hpp>
 #include <unordered_set>
 
@@ -339,6 +341,40 @@ void init_thread(py::module_& m) {
   m.attr("excepthook") = thread_mod.attr("_excepthook");
   m.attr("__excepthook__") = thread_mod.attr("_excepthook");
   m.attr("ExceptHookArgs") = thread_mod.attr("_ExceptHookArgs");
+
+  // Timer is CPython's own (pure-Python) Timer over our Thread and Event.
+  py::dict ns = m.attr("__dict__");
+  py::exec(R"(
+class Timer(Thread):
+    """Call a function after a specified number of seconds:
+
+            t = Timer(30.0, f, args=None, kwargs=None)
+            t.start()
+            t.cancel()     # stop the timer's action if it's still waiting
+
+    """
+
+    def __init__(self, interval, function, args=None, kwargs=None):
+        Thread.__init__(self)
+        self.interval = interval
+        self.function = function
+        self.args = args if args is not None else []
+        self.kwargs = kwargs if kwargs is not None else {}
+        self.finished = Event()
+
+    def cancel(self):
+        """Stop the timer if it hasn't finished yet."""
+        self.finished.set()
+
+    def run(self):
+        self.finished.wait(self.interval)
+        if not self.finished.is_set():
+            self.function(*self.args, **self.kwargs)
+        self.finished.set()
+
+Timer.__module__ = "pythreading"
+)",
+           ns, ns);
 
   // Interpreter exit waits for our non-daemon threads, as it does for
   // threading's (atexit callbacks run after threading._shutdown()).
