@@ -118,6 +118,7 @@ inline std::string addr(const void* p) {
 extern PyObject* g_broken_barrier_error;
 
 void init_sync(py::module_& m);
+void init_sync_objects(py::module_& m);
 void init_thread(py::module_& m);
 void init_local(py::module_& m);
 

@@ -8,6 +8,7 @@
 #include <threading/rlock.hpp>
 
 #include "common.hpp"
+#include "fastcall.hpp"
 
 namespace pythreading_py {
 
@@ -31,9 +32,10 @@ bool lock_acquire(threading::Lock& lock, py::handle blocking_obj, py::handle tim
   return block([&](Timeout w) { return lock.acquire(true, w); }, deadline);
 }
 
-std::string lock_repr(threading::Lock& lock) {
+std::string lock_repr(py::handle self) {
+  auto& lock = self.cast<threading::Lock&>();
   return std::string(lock.locked() ? "<locked " : "<unlocked ") + "pythreading.Lock object at " +
-         addr(&lock) + ">";
+         addr(self.ptr()) + ">";
 }
 
 // ---------------------------------------------------------------------------
@@ -103,7 +105,7 @@ struct PyRLock {
     for (std::uint32_t i = 1; i < n; ++i) lock.acquire(false);
     note_acquired();
   }
-  std::string repr() const {
+  std::string repr(const void* self) const {
     unsigned long o = owner.load(std::memory_order_relaxed);
     std::uint32_t c = count.load(std::memory_order_relaxed);
     if (lock.is_owned()) {
@@ -112,7 +114,7 @@ struct PyRLock {
     }
     return std::string(o != 0 ? "<locked " : "<unlocked ") +
            "pythreading.RLock object owner=" + std::to_string(o) + " count=" + std::to_string(c) +
-           " at " + addr(this) + ">";
+           " at " + addr(self) + ">";
   }
 };
 
@@ -375,6 +377,85 @@ class PyCondition {
   std::deque<std::shared_ptr<threading::Lock>> waiters_;
 };
 
+// ---------------------------------------------------------------------------
+// Fast paths. pybind11's generic dispatcher costs several hundred ns a call,
+// more than the lock operation itself, so the hot methods of Lock, RLock and
+// Semaphore are plain METH_FASTCALL functions installed on the classes.
+
+PyObject* fast_lock_acquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                            PyObject* kwnames) {
+  auto* l = self_value<threading::Lock>(self);
+  if (nargs == 0 && kwnames == nullptr && l->try_lock()) Py_RETURN_TRUE;
+  PyObject* a[2];
+  if (!parse_two("acquire", "blocking", "timeout", args, nargs, kwnames, a)) return nullptr;
+  try {
+    return PyBool_FromLong(lock_acquire(*l, a[0] ? a[0] : Py_True, a[1] ? a[1] : minus_one()));
+  } catch (...) {
+    return raise_current();
+  }
+}
+PyObject* fast_lock_enter(PyObject* self, PyObject*) {
+  return fast_lock_acquire(self, nullptr, 0, nullptr);
+}
+PyObject* fast_lock_release(PyObject* self, PyObject*) {
+  try {
+    self_value<threading::Lock>(self)->release();
+  } catch (...) {
+    return raise_current();
+  }
+  Py_RETURN_NONE;
+}
+PyObject* fast_lock_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
+  return fast_lock_release(self, nullptr);
+}
+
+PyObject* fast_rlock_acquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                             PyObject* kwnames) {
+  auto* r = self_value<PyRLock>(self);
+  if (nargs == 0 && kwnames == nullptr && r->lock.acquire(false)) {
+    r->note_acquired();
+    Py_RETURN_TRUE;
+  }
+  PyObject* a[2];
+  if (!parse_two("acquire", "blocking", "timeout", args, nargs, kwnames, a)) return nullptr;
+  try {
+    return PyBool_FromLong(r->acquire(a[0] ? a[0] : Py_True, a[1] ? a[1] : minus_one()));
+  } catch (...) {
+    return raise_current();
+  }
+}
+PyObject* fast_rlock_enter(PyObject* self, PyObject*) {
+  return fast_rlock_acquire(self, nullptr, 0, nullptr);
+}
+PyObject* fast_rlock_release(PyObject* self, PyObject*) {
+  try {
+    self_value<PyRLock>(self)->release();
+  } catch (...) {
+    return raise_current();
+  }
+  Py_RETURN_NONE;
+}
+PyObject* fast_rlock_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
+  return fast_rlock_release(self, nullptr);
+}
+
+PyMethodDef g_lock_methods[] = {
+    {"acquire", cfunc(fast_lock_acquire), METH_FASTCALL | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool"},
+    {"acquire_lock", cfunc(fast_lock_acquire), METH_FASTCALL | METH_KEYWORDS,
+     "An alias of acquire()."},
+    {"__enter__", cfunc(fast_lock_enter), METH_NOARGS, "acquire()"},
+    {"release", cfunc(fast_lock_release), METH_NOARGS, "Release the lock (any thread may)."},
+    {"release_lock", cfunc(fast_lock_release), METH_NOARGS, "An alias of release()."},
+    {"__exit__", cfunc(fast_lock_exit), METH_FASTCALL, "release()"},
+};
+PyMethodDef g_rlock_methods[] = {
+    {"acquire", cfunc(fast_rlock_acquire), METH_FASTCALL | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool"},
+    {"__enter__", cfunc(fast_rlock_enter), METH_NOARGS, "acquire()"},
+    {"release", cfunc(fast_rlock_release), METH_NOARGS, "Release one level (owner only)."},
+    {"__exit__", cfunc(fast_rlock_exit), METH_FASTCALL, "release()"},
+};
 }  // namespace
 
 void init_sync(py::module_& m) {
@@ -418,7 +499,7 @@ void init_sync(py::module_& m) {
              std::construct_at(&l.lock);
              l.note_released_all();
            })
-      .def("__repr__", &PyRLock::repr);
+      .def("__repr__", [](py::handle self) { return self.cast<PyRLock&>().repr(self.ptr()); });
 
   // --- Condition ----------------------------------------------------------
   py::class_<PyCondition>(m, "Condition",
@@ -440,6 +521,10 @@ void init_sync(py::module_& m) {
       .def("_recursion_count", &PyCondition::recursion_count)
       .def_property_readonly("_lock", &PyCondition::lock)
       .def("__repr__", &PyCondition::repr);
+
+  // The hot methods, replaced by their METH_FASTCALL versions (same behaviour).
+  install(m.attr("Lock"), g_lock_methods);
+  install(m.attr("RLock"), g_rlock_methods);
 }
 
 }  // namespace pythreading_py
