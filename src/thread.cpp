@@ -231,6 +231,10 @@ struct ThreadAccess {
   static void prepare_fork() {
     Runtime& r = rt();
     r.lock.acquire();
+    // Room for the child's bookkeeping now, so the child handler need not
+    // allocate (it must not, under allocators that are not fork-safe).
+    r.zombies.reserve(r.zombies.size() + r.active.size() + r.limbo.size() + 1);
+    r.active.reserve(1);
     r.hooks_lock.acquire();
     for (Lock& l : g_name_locks) l.acquire();
   }

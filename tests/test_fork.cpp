@@ -24,9 +24,21 @@
 #include "threading/timer.hpp"
 
 #if defined(__SANITIZE_THREAD__)
-// These children start threads after a multi-threaded fork, which TSan
-// otherwise refuses (die_after_fork).
+// TSan does not support starting threads in the child of a multi-threaded
+// fork (it refuses by default, and with die_after_fork=0 it reports "dup
+// thread with used id" when a new thread reuses a vanished thread's
+// pthread_t). Under TSan the children check everything except that.
 extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+constexpr bool kStartThreadsInChild = false;
+#else
+constexpr bool kStartThreadsInChild = true;
+#endif
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+// GCC 12's ASan allocator is not fork-safe either: a parent thread that was
+// inside malloc at the fork leaves an allocator lock held in the child.
+constexpr bool kChildMayAllocateAfterBusyFork = false;
+#else
+constexpr bool kChildMayAllocateAfterBusyFork = true;
 #endif
 
 using threading::Event;
@@ -59,11 +71,18 @@ int fork_and_wait(F child) {
 
 // Work the child does to show that the library's internal state is sound.
 void use_the_library_in_child() {
+  constexpr bool start_threads = kStartThreadsInChild;
   std::atomic<int> sum{0};
   threading::local<int> loc(10);
   threading::Lock lock;
   threading::Condition cond;
   std::vector<std::shared_ptr<Thread>> ts;
+  if (!start_threads) {
+    std::lock_guard g(lock);
+    CHILD_CHECK(*loc == 10);
+    CHILD_CHECK(threading::active_count() == 1);
+    return;
+  }
   for (int i = 0; i < 4; ++i) {
     ts.push_back(std::make_shared<Thread>([&, i] {
       std::lock_guard g(lock);
@@ -203,9 +222,11 @@ TEST(Fork, WhileThreadsChurn) {
   for (int i = 0; i < forks; ++i) {
     int status = fork_and_wait([&] {
       CHILD_CHECK(threading::active_count() == 1);
-      use_the_library_in_child();
+      CHILD_CHECK(threading::current_thread() == threading::main_thread());
+      if (kChildMayAllocateAfterBusyFork) use_the_library_in_child();
     });
-    ASSERT_EQ(status, 0) << "fork " << i;
+    EXPECT_EQ(status, 0) << "fork " << i;
+    if (status != 0) break;
   }
   stop = true;
   for (auto& t : churners) t->join();

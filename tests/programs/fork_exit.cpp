@@ -14,6 +14,11 @@
 
 using threading::Thread;
 
+#if defined(__SANITIZE_THREAD__)
+// The child starts a thread after a multi-threaded fork (TSan refuses that by default).
+extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
+#endif
+
 namespace {
 void say(const std::string& line) {
   std::string s = line + "\n";
