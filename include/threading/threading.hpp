@@ -1,8 +1,11 @@
 // pythreading: Python's `threading` module in C++20. Include this for everything.
 #pragma once
 
+#include "threading/barrier.hpp"
 #include "threading/condition.hpp"
 #include "threading/errors.hpp"
+#include "threading/event.hpp"
 #include "threading/lock.hpp"
 #include "threading/rlock.hpp"
+#include "threading/semaphore.hpp"
 #include "threading/timeout.hpp"

@@ -1,0 +1,132 @@
+#include "threading/semaphore.hpp"
+
+#include <sched.h>
+
+#include <cmath>
+
+#include "futex.hpp"
+#include "threading/detail/parking_lot.hpp"
+#include "threading/errors.hpp"
+
+namespace threading {
+
+namespace pl = detail::parking_lot;
+
+Semaphore::Semaphore(long long value, bool bounded) {
+  if (value < 0) throw ValueError("semaphore initial value must be >= 0");
+  if (value > kMaxValue) throw OverflowError("semaphore value too large");
+  state_.store((static_cast<std::uint64_t>(value) << kCountShift) | (bounded ? kBounded : 0),
+               std::memory_order_relaxed);
+}
+
+bool Semaphore::acquire_with_timeout(bool blocking, const Timeout& timeout) {
+  // CPython rejects any timeout with blocking=false before looking at the counter.
+  if (!blocking) throw ValueError("can't specify timeout for non-blocking acquire");
+  if (try_lock()) return true;
+  // The timeout is only examined once the call has to wait (SM-08..SM-10).
+  double t = timeout.seconds();
+  if (std::isnan(t)) return acquire_slow(nullptr);  // CPython re-polls forever
+  if (t <= 0) return false;
+  detail::check_not_too_large(t);
+  detail::Deadline deadline = detail::Deadline::after(t);
+  return acquire_slow(&deadline);
+}
+
+bool Semaphore::try_lock_ns(std::int64_t ns) {
+  if (ns <= 0) return false;
+  detail::Deadline deadline{detail::Deadline::now_ns() + ns};
+  return acquire_slow(&deadline);
+}
+
+bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
+  // Before parking: three short bursts of pause (2, 4, 8), then a few
+  // sched_yield()s (the budget of Rust's parking_lot, as Lock uses). Yielding
+  // rather than spinning long matters when threads outnumber cores, and on
+  // virtual machines where pause is slow: the releaser gets the CPU.
+  constexpr int kSpinLimit = 10;
+  int spins = 0;
+  for (;;) {
+    std::uint64_t s = state_.load(std::memory_order_relaxed);
+    if (s >= kOne) {
+      if (state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+        return true;
+      }
+      continue;
+    }
+    // Spin only while nobody is parked: with a queue, a unit released now is
+    // better taken by a thread that has waited longer.
+    if ((s & kParked) == 0 && spins < kSpinLimit) {
+      ++spins;
+      if (spins <= 3) {
+        for (int i = 0; i < (1 << spins); ++i) detail::cpu_relax();
+      } else {
+        sched_yield();
+      }
+      continue;
+    }
+    if ((s & kParked) == 0 &&
+        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
+                                      std::memory_order_relaxed)) {
+      continue;
+    }
+    pl::ParkResult r = pl::park(
+        &state_,
+        [this] {
+          std::uint64_t v = state_.load(std::memory_order_relaxed);
+          return v < kOne && (v & kParked) != 0;
+        },
+        [] {},
+        [this](const void*, bool was_last) {
+          if (was_last) state_.fetch_and(~kParked, std::memory_order_relaxed);
+        },
+        pl::kDefaultToken, deadline);
+    if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;
+    // Timed out: a unit released just now still counts (CPython re-checks the
+    // counter after its wait returns).
+    if (r.status == pl::ParkStatus::kTimedOut) return try_lock();
+    spins = 0;
+  }
+}
+
+void Semaphore::release_slow(std::size_t n) {
+  if (n == 0) throw ValueError("n must be one or more");
+  std::uint64_t s = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    std::uint64_t count = s >> kCountShift;
+    if ((s & kBounded) != 0) {
+      // The bounded bit is set only by BoundedSemaphore's constructor.
+      auto bound = static_cast<std::uint64_t>(static_cast<BoundedSemaphore*>(this)->initial_);
+      if (count > bound || n > bound - count) {
+        throw ValueError("Semaphore released too many times");
+      }
+    } else if (n > static_cast<std::uint64_t>(kMaxValue) - count) {
+      throw OverflowError("semaphore value too large");
+    }
+    if (state_.compare_exchange_weak(s, s + (static_cast<std::uint64_t>(n) << kCountShift),
+                                     std::memory_order_release, std::memory_order_relaxed)) {
+      break;
+    }
+  }
+  if ((s & kParked) == 0) return;
+  // Wake up to n sleepers. Usually they compete for the units with any thread
+  // that arrives meanwhile (throughput); when the parking core says it is
+  // time to be fair, the units are handed to them directly instead.
+  pl::unpark_n(&state_, n, [this](pl::UnparkResult r) -> pl::Token {
+    std::uint64_t v = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      std::uint64_t nv = v;
+      if (!r.have_more_threads) nv &= ~kParked;
+      bool handoff =
+          r.be_fair && r.unparked_threads > 0 && (v >> kCountShift) >= r.unparked_threads;
+      if (handoff) nv -= static_cast<std::uint64_t>(r.unparked_threads) << kCountShift;
+      if (nv == v) return pl::kDefaultToken;
+      if (state_.compare_exchange_weak(v, nv, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed)) {
+        return handoff ? kTokenHandoff : pl::kDefaultToken;
+      }
+    }
+  });
+}
+
+}  // namespace threading
