@@ -52,6 +52,7 @@ PYBIND11_MODULE(pythreading, m) {
   });
 
   init_sync(m);
+  init_sync_objects(m);
   init_thread(m);  // after init_sync: Timer uses Event
   init_local(m);
 }

@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""pythreading vs threading, from Python: the same loops over each module.
+
+    PYTHONPATH=build/python python3 python/pythreading_bench.py [--quick]
+
+Prints, per operation, nanoseconds per operation for threading and for
+pythreading (best of several runs) and the ratio threading/pythreading
+(above 1: pythreading is faster)."""
+
+import sys
+import threading
+import time
+
+import pythreading
+
+QUICK = "--quick" in sys.argv
+REPEAT = 3 if QUICK else 5
+
+
+def best(fn, n):
+    times = []
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        fn(n)
+        times.append(time.perf_counter() - t0)
+    return min(times) / n * 1e9
+
+
+def lock_pair(mod, kind):
+    lock = getattr(mod, kind)()
+
+    def run(n):
+        acquire, release = lock.acquire, lock.release
+        for _ in range(n):
+            acquire()
+            release()
+    return run
+
+
+def with_lock(mod):
+    lock = mod.Lock()
+
+    def run(n):
+        for _ in range(n):
+            with lock:
+                pass
+    return run
+
+
+def sem_pair(mod):
+    sem = mod.Semaphore(1)
+
+    def run(n):
+        acquire, release = sem.acquire, sem.release
+        for _ in range(n):
+            acquire()
+            release()
+    return run
+
+
+def cond_ping_pong(mod):
+    def run(n):
+        cond = mod.Condition()
+        state = [0]  # even: main's turn, odd: the other thread's
+
+        def other():
+            with cond:
+                for i in range(n):
+                    while state[0] != 2 * i + 1:
+                        cond.wait()
+                    state[0] += 1
+                    cond.notify()
+
+        t = threading.Thread(target=other)
+        t.start()
+        with cond:
+            for i in range(n):
+                while state[0] != 2 * i:
+                    cond.wait()
+                state[0] += 1
+                cond.notify()
+        t.join()
+    return run
+
+
+def event_handoff(mod):
+    def run(n):
+        ping, pong = mod.Event(), mod.Event()
+
+        def other():
+            for _ in range(n):
+                ping.wait()
+                ping.clear()
+                pong.set()
+
+        t = threading.Thread(target=other)
+        t.start()
+        for _ in range(n):
+            ping.set()
+            pong.wait()
+            pong.clear()
+        t.join()
+    return run
+
+
+def barrier_cycles(mod, parties=2):
+    def run(n):
+        b = mod.Barrier(parties)
+
+        def other():
+            for _ in range(n):
+                b.wait()
+
+        ts = [threading.Thread(target=other) for _ in range(parties - 1)]
+        for t in ts:
+            t.start()
+        for _ in range(n):
+            b.wait()
+        for t in ts:
+            t.join()
+    return run
+
+
+def thread_start_join(mod):
+    def noop():
+        pass
+
+    def run(n):
+        for _ in range(n):
+            t = mod.Thread(target=noop)
+            t.start()
+            t.join()
+    return run
+
+
+def main():
+    k = 10 if QUICK else 1
+    cases = [
+        ("Lock acquire+release", lambda m: lock_pair(m, "Lock"), 1_000_000 // k),
+        ("with Lock", with_lock, 1_000_000 // k),
+        ("RLock acquire+release", lambda m: lock_pair(m, "RLock"), 1_000_000 // k),
+        ("Semaphore acquire+release", sem_pair, 1_000_000 // k),
+        ("Condition ping-pong (round trip)", cond_ping_pong, 20_000 // k),
+        ("Event hand-off (round trip)", event_handoff, 20_000 // k),
+        ("Barrier(2) cycle", barrier_cycles, 20_000 // k),
+        ("Thread start+join", thread_start_join, 5_000 // k),
+    ]
+    print(f"Python {sys.version.split()[0]}; ns per operation, best of {REPEAT}")
+    print(f"{'operation':<34}{'threading':>12}{'pythreading':>13}{'ratio':>8}")
+    for name, make, n in cases:
+        ref = best(make(threading), n)
+        ours = best(make(pythreading), n)
+        print(f"{name:<34}{ref:>12.0f}{ours:>13.0f}{ref / ours:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
