@@ -8,7 +8,7 @@
 #include "threading/local.hpp"
 #include "threading/lock.hpp"
 #include "threading/rlock.hpp"
-#include "threading/thread.hpp"
 #include "threading/semaphore.hpp"
+#include "threading/thread.hpp"
 #include "threading/timeout.hpp"
 #include "threading/timer.hpp"
