@@ -19,10 +19,10 @@ namespace {
 // Spinning before parking, adaptively per thread: three short bursts of
 // pause (2, 4, 8), then up to `t_spin_limit - 3` sched_yield()s. The limit
 // grows while spins succeed (the other side is running and answers fast) and
-// shrinks when they fail, down to three yields. Yielding rather
+// shrinks when they fail, down to the pause bursts alone (~0.3 us). Yielding rather
 // than pausing for long matters when threads outnumber cores and on virtual
 // machines where pause is slow: the thread we wait for gets the CPU.
-constexpr int kMinSpin = 6;
+constexpr int kMinSpin = 3;
 constexpr int kMaxSpin = 10;
 thread_local int t_spin_limit = kMaxSpin;
 
@@ -84,13 +84,11 @@ std::size_t Barrier::trip(std::size_t index) {
     try {
       action_();
     } catch (...) {
-      set_phase(kBroken);
-      depart();
+      release_cycle(kBroken);
       throw;
     }
   }
-  set_phase(kDraining);
-  depart();
+  release_cycle(kDraining);
   return index;
 }
 
@@ -167,11 +165,15 @@ std::uint64_t Barrier::wait_while(Pred still) {
   }
 }
 
-void Barrier::set_phase(std::uint64_t phase) {
+void Barrier::release_cycle(std::uint64_t phase) {
   std::uint64_t s = word_.load(std::memory_order_relaxed);
-  while (!word_.compare_exchange_weak(s, (s & ~(kPhaseMask | kParked)) | phase,
-                                      std::memory_order_acq_rel, std::memory_order_relaxed)) {
-  }
+  std::uint64_t next;
+  do {
+    next = ((s - kOne) & ~(kPhaseMask | kParked)) | phase;
+    // Barrier(1): the tripper was the whole cycle; it is over already.
+    if ((next >> kCountShift) == 0 && phase == kDraining) next &= ~kPhaseMask;
+  } while (
+      !word_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_relaxed));
   if ((s & kParked) != 0) pl::unpark_all(&word_);
 }
 

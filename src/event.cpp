@@ -17,10 +17,10 @@ namespace {
 // Spinning before parking, adaptively per thread: three short bursts of
 // pause (2, 4, 8), then up to `t_spin_limit - 3` sched_yield()s. The limit
 // grows while spins succeed (the other side is running and answers fast) and
-// shrinks when they fail, down to three yields. Yielding rather
+// shrinks when they fail, down to the pause bursts alone (~0.3 us). Yielding rather
 // than pausing for long matters when threads outnumber cores and on virtual
 // machines where pause is slow: the thread we wait for gets the CPU.
-constexpr int kMinSpin = 6;
+constexpr int kMinSpin = 3;
 constexpr int kMaxSpin = 10;
 thread_local int t_spin_limit = kMaxSpin;
 

@@ -98,8 +98,9 @@ class Barrier {
   // Blocks while `still(word)` holds; returns the word that ended the wait.
   template <class Pred>
   std::uint64_t wait_while(Pred still);
-  // Sets the phase (clearing the parked bit) and wakes everyone parked.
-  void set_phase(std::uint64_t phase);
+  // The tripping thread ends the cycle with `phase` (draining, or broken if
+  // the action threw) and leaves it, in one step, waking everyone parked.
+  void release_cycle(std::uint64_t phase);
   // Leaves the current cycle; the last to leave a drain or reset reopens it.
   void depart();
 
