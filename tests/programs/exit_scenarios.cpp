@@ -101,13 +101,15 @@ int exception() {
 
 // Daemon threads are abandoned: no wait, no cleanup run.
 int daemon() {
-  threading::Event started, never;
+  // What a daemon uses must outlive main (never freed), as in any program.
+  auto* started = new threading::Event;
+  auto* never = new threading::Event;
   auto blocked = std::make_shared<Thread>(Thread::Options{.target =
-                                                              [&] {
+                                                              [=] {
                                                                 SaysOnDestruction cleanup{
                                                                     "daemon cleanup ran"};
-                                                                started.set();
-                                                                never.wait();
+                                                                started->set();
+                                                                never->wait();
                                                               },
                                                           .daemon = true});
   auto sleeper = std::make_shared<Thread>(Thread::Options{.target =
@@ -118,7 +120,7 @@ int daemon() {
                                                           .daemon = true});
   blocked->start();
   sleeper->start();
-  started.wait();
+  started->wait();
   say("main done");
   return 0;
 }
