@@ -329,6 +329,10 @@ TYPED_TEST(BaseSemaphore, WithIsLockGuard) {
     expect_timeout(seconds_since(start), 0.02);
     EXPECT_FALSE(w.try_lock_for(std::chrono::milliseconds(-5)));  // C++: just a try
   }
+  {
+    std::unique_lock x(sem, std::defer_lock);
+    EXPECT_TRUE(x.try_lock_for(std::chrono::hours::max()));  // no overflow
+  }
   EXPECT_EQ(sem.value(), 2);
   TypeParam a(1), b(1);
   {

@@ -105,6 +105,9 @@ class Semaphore {
   template <class Rep, class Period>
   bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
     if (try_lock()) return true;
+    // Beyond TIMEOUT_MAX (e.g. hours::max()) the nanosecond count would
+    // overflow; such a wait has no practical limit.
+    if (d > std::chrono::duration<double>(TIMEOUT_MAX)) return acquire_slow(nullptr);
     return try_lock_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
   }
   template <class Clock, class Duration>
