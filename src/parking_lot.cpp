@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "futex.hpp"
+#include "spin.hpp"
 
 namespace threading::detail::parking_lot {
 namespace {
@@ -17,8 +18,10 @@ struct Waiter {
   Waiter* next = nullptr;        // guarded by the bucket lock
   bool queued = false;           // guarded by the bucket lock
   Token park_token = 0;
-  Token unpark_token = 0;              // written before `wake` is released
-  std::atomic<std::uint32_t> wake{0};  // 0 sleeping, 1 unparked
+  Token unpark_token = 0;  // written before `wake` is released
+  // kAwake -> kSleeping (the waiter, just before it sleeps) -> kUnparked
+  // (the unparker); only a sleeping waiter costs the unparker a futex wake.
+  std::atomic<std::uint32_t> wake{0};
 };
 
 struct alignas(64) Bucket {
@@ -113,33 +116,39 @@ void unlock_two(Bucket& a, Bucket& b) {
   if (&a != &b) b.lock.unlock();
 }
 
+constexpr std::uint32_t kAwake = 0;
+constexpr std::uint32_t kUnparked = 1;
+constexpr std::uint32_t kSleeping = 2;
+
 // Wakes a dequeued waiter. Must run after the bucket lock is released; the
 // record may vanish the moment `wake` is stored, so nothing reads it after.
 // A futex_wake on a dead stack slot is harmless: at worst a spurious wake-up
 // for some other sleeper, which every sleep loop here tolerates.
 void wake(Waiter* w) {
-  w->wake.store(1, std::memory_order_release);
-  futex_wake(&w->wake, 1);
+  if (w->wake.exchange(kUnparked, std::memory_order_release) == kSleeping) {
+    futex_wake(&w->wake, 1);
+  }
 }
 
-// Hand-offs between threads running on different cores complete in well
-// under a microsecond; a futex sleep and wake costs several. So a parked
-// thread first watches its wake flag for a short while. The budget adapts per
-// thread: it doubles when spinning caught the wake-up and halves when it did
-// not, so oversubscribed threads that never win soon stop burning CPU.
-constexpr int kMinSpin = 4;
-constexpr int kMaxSpin = 256;
-thread_local int t_spin_budget = 32;
+// Sleeps until unparked or the deadline passes; returns whether unparked.
+bool sleep_until_unparked(std::atomic<std::uint32_t>& wake_flag, const Deadline* deadline) {
+  std::uint32_t s = kAwake;
+  if (!wake_flag.compare_exchange_strong(s, kSleeping, std::memory_order_acquire) &&
+      s == kUnparked) {
+    return true;  // unparked while we were spinning
+  }
+  while (wake_flag.load(std::memory_order_acquire) == kSleeping) {
+    if (!futex_wait(&wake_flag, kSleeping, deadline)) break;
+  }
+  return wake_flag.load(std::memory_order_acquire) == kUnparked;
+}
+
+// A parked thread first watches its wake flag briefly (see spin.hpp).
+thread_local SpinBudget t_park_spin;
 
 void spin_before_sleep(const std::atomic<std::uint32_t>& wake_flag) {
-  for (int i = 0; i < t_spin_budget; ++i) {
-    if (wake_flag.load(std::memory_order_acquire) != 0) {
-      if (t_spin_budget < kMaxSpin) t_spin_budget *= 2;
-      return;
-    }
-    cpu_relax();
-  }
-  if (t_spin_budget > kMinSpin) t_spin_budget /= 2;
+  spin_then_yield(t_park_spin,
+                  [&] { return wake_flag.load(std::memory_order_acquire) == kUnparked; });
 }
 
 struct ForkHandlerRegistration {
@@ -168,11 +177,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
   }
   before_sleep();
   spin_before_sleep(w.wake);
-
-  while (w.wake.load(std::memory_order_acquire) == 0) {
-    if (!futex_wait(&w.wake, 0, deadline)) break;  // deadline passed
-  }
-  if (w.wake.load(std::memory_order_acquire) == 1) return {ParkStatus::kUnparked, w.unpark_token};
+  if (sleep_until_unparked(w.wake, deadline)) return {ParkStatus::kUnparked, w.unpark_token};
 
   // Timed out. If we are still queued, leave; if an unparker already took us
   // off the queue, its wake-up is on its way: wait for it and report it.
@@ -187,7 +192,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
     return {ParkStatus::kTimedOut, 0};
   }
   b.lock.unlock();
-  while (w.wake.load(std::memory_order_acquire) == 0) futex_wait(&w.wake, 0, nullptr);
+  sleep_until_unparked(w.wake, nullptr);
   return {ParkStatus::kUnparked, w.unpark_token};
 }
 
