@@ -1,12 +1,11 @@
 #include "threading/barrier.hpp"
 
-#include <sched.h>
-
 #include <cmath>
 #include <optional>
 #include <utility>
 
 #include "futex.hpp"
+#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -16,32 +15,13 @@ namespace pl = detail::parking_lot;
 
 namespace {
 
-// Spinning before parking, adaptively per thread: three short bursts of
-// pause (2, 4, 8), then up to `t_spin_limit - 3` sched_yield()s. The limit
-// grows while spins succeed (the other side is running and answers fast) and
-// shrinks when they fail, down to the pause bursts alone (~0.3 us). Yielding rather
-// than pausing for long matters when threads outnumber cores and on virtual
-// machines where pause is slow: the thread we wait for gets the CPU.
-constexpr int kMinSpin = 3;
-constexpr int kMaxSpin = 10;
-thread_local int t_spin_limit = kMaxSpin;
+// Spin-then-yield before parking (spin.hpp), on this object's state word.
+thread_local detail::SpinBudget t_spin;
 
 template <class Done>
 bool spin_until(const std::atomic<std::uint64_t>& word, Done done) {
-  const int limit = t_spin_limit;
-  for (int spins = 1; spins <= limit; ++spins) {
-    if (spins <= 3) {
-      for (int i = 0; i < (1 << spins); ++i) detail::cpu_relax();
-    } else {
-      sched_yield();
-    }
-    if (done(word.load(std::memory_order_acquire))) {
-      if (t_spin_limit < kMaxSpin) ++t_spin_limit;
-      return true;
-    }
-  }
-  if (t_spin_limit > kMinSpin) --t_spin_limit;
-  return false;
+  return detail::spin_then_yield(t_spin,
+                                 [&] { return done(word.load(std::memory_order_acquire)); });
 }
 
 }  // namespace

@@ -1,8 +1,6 @@
 #include "threading/lock.hpp"
 
-#include <sched.h>
-
-#include "futex.hpp"
+#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -26,11 +24,7 @@ bool Lock::try_lock_ns(std::int64_t ns) {
 }
 
 bool Lock::lock_slow(const detail::Deadline* deadline) {
-  // Before parking: three short bursts of pause (2, 4, 8), then up to seven
-  // sched_yield()s, the budget of Rust's parking_lot. Yielding rather than
-  // spinning matters when threads outnumber cores: the holder gets the CPU.
-  constexpr int kSpinLimit = 10;
-  int spins = 0;
+  detail::SpinWait spinner;
   for (;;) {
     std::uint8_t s = state_.load(std::memory_order_relaxed);
     if ((s & kLocked) == 0) {
@@ -40,17 +34,9 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
       }
       continue;
     }
-    // Spin only while nobody is parked: once there is a queue, spinning just
-    // steals the lock from the thread it is about to be handed to.
-    if ((s & kParked) == 0 && spins < kSpinLimit) {
-      ++spins;
-      if (spins <= 3) {
-        for (int i = 0; i < (1 << spins); ++i) detail::cpu_relax();
-      } else {
-        sched_yield();
-      }
-      continue;
-    }
+    // Spin (spin.hpp) only while nobody is parked: once there is a queue,
+    // spinning just steals the lock from the thread it is about to be handed to.
+    if ((s & kParked) == 0 && spinner.spin()) continue;
     if ((s & kParked) == 0 &&
         !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
                                       std::memory_order_relaxed)) {
@@ -62,7 +48,7 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
         pl::kDefaultToken, deadline);
     if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;
     if (r.status == pl::ParkStatus::kTimedOut) return false;
-    spins = 0;
+    spinner.reset();
   }
 }
 

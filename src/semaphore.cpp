@@ -1,10 +1,8 @@
 #include "threading/semaphore.hpp"
 
-#include <sched.h>
-
 #include <cmath>
 
-#include "futex.hpp"
+#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -39,12 +37,7 @@ bool Semaphore::try_lock_ns(std::int64_t ns) {
 }
 
 bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
-  // Before parking: three short bursts of pause (2, 4, 8), then a few
-  // sched_yield()s (the budget of Rust's parking_lot, as Lock uses). Yielding
-  // rather than spinning long matters when threads outnumber cores, and on
-  // virtual machines where pause is slow: the releaser gets the CPU.
-  constexpr int kSpinLimit = 10;
-  int spins = 0;
+  detail::SpinWait spinner;
   for (;;) {
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     if (s >= kOne) {
@@ -54,17 +47,9 @@ bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
       }
       continue;
     }
-    // Spin only while nobody is parked: with a queue, a unit released now is
-    // better taken by a thread that has waited longer.
-    if ((s & kParked) == 0 && spins < kSpinLimit) {
-      ++spins;
-      if (spins <= 3) {
-        for (int i = 0; i < (1 << spins); ++i) detail::cpu_relax();
-      } else {
-        sched_yield();
-      }
-      continue;
-    }
+    // Spin (spin.hpp) only while nobody is parked: with a queue, a unit
+    // released now is better taken by a thread that has waited longer.
+    if ((s & kParked) == 0 && spinner.spin()) continue;
     if ((s & kParked) == 0 &&
         !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
                                       std::memory_order_relaxed)) {
@@ -85,7 +70,7 @@ bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
     // Timed out: a unit released just now still counts (CPython re-checks the
     // counter after its wait returns).
     if (r.status == pl::ParkStatus::kTimedOut) return try_lock();
-    spins = 0;
+    spinner.reset();
   }
 }
 

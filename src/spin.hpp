@@ -17,21 +17,41 @@
 
 namespace threading::detail {
 
+// One spin step at a time, for loops that re-read their state between steps
+// (Lock, Semaphore): spin() returns false once it is time to park.
+class SpinWait {
+ public:
+  static constexpr int kMaxRounds = 10;
+  explicit SpinWait(int max_rounds = kMaxRounds) : max_rounds_(max_rounds) {}
+  bool spin() {
+    if (rounds_ >= max_rounds_) return false;
+    ++rounds_;
+    if (rounds_ <= 3) {
+      for (int i = 0; i < (1 << rounds_); ++i) cpu_relax();
+    } else {
+      sched_yield();
+    }
+    return true;
+  }
+  void reset() { rounds_ = 0; }
+
+ private:
+  int max_rounds_;
+  int rounds_ = 0;
+};
+
+// The number of rounds, adapted per thread and call site.
 struct SpinBudget {
   static constexpr int kMin = 3;
-  static constexpr int kMax = 10;
+  static constexpr int kMax = SpinWait::kMaxRounds;
   int rounds = kMax;
 };
 
 // Returns true as soon as done() holds, false once the budget is spent.
 template <class Done>
 bool spin_then_yield(SpinBudget& budget, Done done) {
-  for (int round = 1; round <= budget.rounds; ++round) {
-    if (round <= 3) {
-      for (int i = 0; i < (1 << round); ++i) cpu_relax();
-    } else {
-      sched_yield();
-    }
+  SpinWait spinner(budget.rounds);
+  while (spinner.spin()) {
     if (done()) {
       if (budget.rounds < SpinBudget::kMax) ++budget.rounds;
       return true;
