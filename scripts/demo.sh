@@ -3,10 +3,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)"
-for exe in build/examples/example_*; do
+cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_BUILD_EXAMPLES=ON \
+      -DPYTHREADING_BUILD_TESTS=OFF -DPYTHREADING_BUILD_PYTHON=OFF >/dev/null
+cmake --build build-demo -j "$(nproc)"
+for exe in build-demo/examples/example_*; do
   [ -x "$exe" ] || continue
-  echo "=== ${exe#build/examples/}"
+  echo
+  echo "=== ${exe#build-demo/examples/example_}"
   "$exe"
 done
