@@ -3,9 +3,12 @@
 // Design (see ANCHORS §5): a process-wide registry (CPython's _active and
 // _limbo) holds a shared_ptr to every alive Thread; a started thread also
 // holds its own reference until run() returns. Liveness is one atomic state
-// word that joiners park on (the parking core); the OS thread itself is
+// word that timed joiners park on (the parking core); the OS thread itself is
 // reaped once, by the first joiner that gets there (or detached by
-// ~Thread), as CPython 3.13's _ThreadHandle does.
+// ~Thread), as CPython 3.13's _ThreadHandle does. An untimed join goes
+// straight to pthread_join, and start() never waits for the new thread: it
+// knows the ident (the pthread_t) and makes the thread alive and active
+// itself; only native_id() may have to wait for the thread to publish it.
 //
 // Everything global here is immortal: constant-initialised trivially
 // destructible objects, or heap objects that are never freed. Daemon threads
@@ -15,6 +18,7 @@
 
 #include <cxxabi.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -47,6 +51,11 @@ constinit std::atomic<std::uint64_t> g_name_counter{0};  // Thread-N and Dummy-N
 constinit std::atomic<std::size_t> g_stack_size{0};
 constinit std::atomic<std::uint64_t> g_fork_generation{0};
 constinit std::atomic<bool> g_atexit_registered{false};
+// Threads between start()'s registration and the end of their own start-up
+// (changed under the registry lock going up). fork() waits for none to be
+// left, so a fork never catches a new thread inside its C library or
+// sanitizer start-up code, as when start() waited for the thread to run.
+constinit std::atomic<std::uint32_t> g_starting{0};
 
 constinit thread_local Thread* tls_current = nullptr;
 constinit thread_local native_id_t tls_tid = 0;
@@ -209,6 +218,8 @@ struct ThreadAccess {
     {
       std::lock_guard g(r.lock);
       removed = take_from(r.active, &t);
+      // A thread that ends before its start() has listed it as active.
+      if (!removed) removed = take_from(r.limbo, &t);
       t.state_.store(Thread::kStopped, std::memory_order_release);
     }
     pl::unpark_all(&t.state_);
@@ -231,6 +242,17 @@ struct ThreadAccess {
   static void prepare_fork() {
     Runtime& r = rt();
     r.lock.acquire();
+    // Start-ups take no internal lock and are short: poll them out.
+    for (int i = 0; g_starting.load(std::memory_order_acquire) != 0; ++i) {
+      r.lock.release();
+      if (i < 100) {
+        sched_yield();
+      } else {
+        timespec pause{0, 50000};
+        nanosleep(&pause, nullptr);
+      }
+      r.lock.acquire();
+    }
     // Room for the child's bookkeeping now, so the child handler need not
     // allocate (it must not, under allocators that are not fork-safe).
     r.zombies.reserve(r.zombies.size() + r.active.size() + r.limbo.size() + 1);
@@ -250,6 +272,7 @@ struct ThreadAccess {
     new (&r.hooks_lock) Lock;
     new (&r.lock) Lock;
     g_fork_generation.fetch_add(1, std::memory_order_relaxed);
+    g_starting.store(0, std::memory_order_relaxed);
     tls_tid = sys_gettid();
 
     Thread* cur = tls_current;
@@ -378,7 +401,7 @@ Thread::~Thread() {
   if (kind_ == Kind::kNormal && state_.load(std::memory_order_acquire) == kStopped &&
       os_join_.load(std::memory_order_acquire) != kJoined &&
       fork_generation_ == detail::g_fork_generation.load(std::memory_order_relaxed)) {
-    pthread_detach(handle_);
+    pthread_detach(handle());
   }
 }
 
@@ -407,15 +430,16 @@ void Thread::start() {
   {
     std::lock_guard g(r.lock);
     r.limbo.push_back(self);
+    detail::g_starting.fetch_add(1, std::memory_order_relaxed);
   }
   self_ref_ = self;
   fork_generation_ = detail::g_fork_generation.load(std::memory_order_relaxed);
 
   pthread_attr_t attr;
+  pthread_t tid{};
   int rc = pthread_attr_init(&attr);
   if (rc == 0) {
     if (size != 0) rc = pthread_attr_setstacksize(&attr, size);
-    pthread_t tid;
     if (rc == 0) rc = pthread_create(&tid, &attr, &Thread::bootstrap, this);
     pthread_attr_destroy(&attr);
   }
@@ -426,14 +450,23 @@ void Thread::start() {
       std::lock_guard g(r.lock);
       removed = detail::take_from(r.limbo, this);
       state_.store(kInitial, std::memory_order_release);
+      detail::g_starting.fetch_sub(1, std::memory_order_release);
     }
     pl::unpark_all(&state_);
     throw RuntimeError("can't start new thread");
   }
-  // Return only once the thread has published its identity (THR-S2).
-  while (state_.load(std::memory_order_acquire) == kStarting) {
-    pl::park(
-        &state_, [&] { return state_.load(std::memory_order_relaxed) == kStarting; }, nullptr);
+  // No waiting for the new thread (THR-S2): its ident is the pthread_t we
+  // already have, its native_id() waits for it in the rare case someone asks
+  // before it has run, and it becomes alive and active here unless it has
+  // already finished (it does both itself too, before run()).
+  ident_.store(static_cast<ident_t>(tid), std::memory_order_release);
+  {
+    std::lock_guard g(r.lock);
+    if (std::shared_ptr<Thread> me = detail::take_from(r.limbo, this)) {
+      r.active.push_back(std::move(me));
+    }
+    std::uint32_t starting = kStarting;
+    state_.compare_exchange_strong(starting, kStarted, std::memory_order_acq_rel);
   }
 }
 
@@ -446,18 +479,17 @@ void Thread::bootstrap_inner() {
   std::shared_ptr<Thread> self = std::move(self_ref_);
   tls_current = this;
   detail::tls_tid = detail::sys_gettid();
-  handle_ = pthread_self();
-  ident_.store(get_ident(), std::memory_order_relaxed);
-  native_id_.store(detail::tls_tid, std::memory_order_relaxed);
-  detail::set_os_name(name());
-  auto& r = ThreadAccess::rt();
-  {
-    std::lock_guard g(r.lock);
-    std::shared_ptr<Thread> me = detail::take_from(r.limbo, this);
-    r.active.push_back(std::move(me));
-    state_.store(kStarted, std::memory_order_release);
+  ident_.store(get_ident(), std::memory_order_release);  // as start() does, so either may publish
+  if (native_id_.exchange(detail::tls_tid, std::memory_order_acq_rel) == kNativeIdWaited) {
+    pl::unpark_all(&native_id_);
   }
-  pl::unpark_all(&state_);
+  // Alive from just before run(), even if start() has not got that far yet
+  // (start() lists it as active; until then it is enumerated from limbo).
+  std::uint32_t starting = kStarting;
+  state_.compare_exchange_strong(starting, kStarted, std::memory_order_acq_rel);
+  detail::set_os_name(name());
+  detail::g_starting.fetch_sub(1, std::memory_order_release);  // start-up done
+  auto& r = ThreadAccess::rt();
 
   // Runs when run() ends, however it ends (pthread_exit unwinds through here).
   struct Finish {
@@ -505,6 +537,7 @@ bool Thread::wait_stopped(const detail::Deadline* deadline) {
 void Thread::os_join(const detail::Deadline* deadline) {
   if (kind_ != Kind::kNormal) return;
   if (fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) return;
+  if (ident_.load(std::memory_order_acquire) == 0) return;  // never created (start() failed)
   for (;;) {
     std::uint32_t s = os_join_.load(std::memory_order_acquire);
     if (s == kJoined) return;
@@ -512,14 +545,14 @@ void Thread::os_join(const detail::Deadline* deadline) {
       if (!os_join_.compare_exchange_strong(s, kJoining, std::memory_order_acquire)) continue;
       int rc;
       if (deadline == nullptr) {
-        rc = pthread_join(handle_, nullptr);
+        rc = pthread_join(handle(), nullptr);
       } else {
         timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         std::int64_t ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
                           deadline->remaining_ns();
         timespec abs{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-        rc = pthread_timedjoin_np(handle_, nullptr, &abs);
+        rc = pthread_timedjoin_np(handle(), nullptr, &abs);
       }
       os_join_.store(rc == ETIMEDOUT ? kNotJoined : kJoined, std::memory_order_release);
       pl::unpark_all(&os_join_);
@@ -540,8 +573,11 @@ void Thread::join(Timeout timeout) {
   }
   if (is_current()) throw RuntimeError("cannot join current thread");
   if (timeout.is_none()) {
-    wait_stopped(nullptr);
+    // Straight to pthread_join (one sleep, as std::thread::join): the OS
+    // thread is gone only after run() has ended and the thread is stopped.
+    // Concurrent joiners wait for whichever of them reaps it.
     os_join(nullptr);
+    wait_stopped(nullptr);  // main thread, or a thread of a fork's parent
     return;
   }
   double t = timeout.seconds();
@@ -599,8 +635,26 @@ std::optional<ident_t> Thread::ident() const noexcept {
 
 std::optional<native_id_t> Thread::native_id() const noexcept {
   native_id_t id = native_id_.load(std::memory_order_acquire);
-  if (id == 0) return std::nullopt;
-  return id;
+  if (id > 0) [[likely]] {
+    return id;
+  }
+  // A started thread publishes its kernel id first thing; start() does not
+  // wait for that, so whoever asks before then waits here (rarely sleeping).
+  std::uint32_t s = state_.load(std::memory_order_acquire);
+  if (kind_ != Kind::kNormal || (s != kStarted && s != kStopped) ||
+      fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) {
+    return std::nullopt;  // not started, or created by the parent of a fork
+  }
+  for (int i = 0; i < 64; ++i) {
+    id = native_id_.load(std::memory_order_acquire);
+    if (id > 0) return id;
+    sched_yield();
+  }
+  native_id_t none = 0;
+  native_id_.compare_exchange_strong(none, kNativeIdWaited, std::memory_order_acq_rel);
+  auto waiting = [this] { return native_id_.load(std::memory_order_acquire) == kNativeIdWaited; };
+  while (waiting()) pl::park(&native_id_, waiting, nullptr);
+  return native_id_.load(std::memory_order_acquire);
 }
 
 std::string Thread::repr() const {

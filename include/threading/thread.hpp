@@ -25,8 +25,11 @@
 //     so whatever the target captured is freed by the thread that ran it.
 //   * start() at most once ("threads can only be started once"). It returns
 //     after the new thread has published ident() and native_id() and entered
-//     enumerate(). If the OS refuses the thread it raises RuntimeError("can't
-//     start new thread") and the object is as before: not alive, startable.
+//     enumerate() (without waiting for the new thread to run: the ident is
+//     the pthread_t and native_id() waits, if asked that early, for the
+//     thread to publish its kernel id, which it does before anything else). If the OS refuses the
+//     thread it raises RuntimeError("can't start new thread") and the object is as before: not
+//     alive, startable.
 //   * is_alive() is true from just before run() starts until just after it
 //     returns (or throws).
 //   * join(timeout) waits for run() to end; std::nullopt waits forever, a
@@ -58,7 +61,9 @@
 // handlers registered after that start(). threading::_shutdown() runs the
 // same wait on demand.
 //
-// fork(): in the child only the forking thread remains. It becomes
+// fork(): waits until no Thread is inside start() or its thread's start-up
+// (before run()), so none is caught there. In the child only the forking
+// thread remains. It becomes
 // main_thread() (keeping its name), its ident/native_id are updated, every
 // other Thread reports is_alive() false and joins at once.
 #pragma once
@@ -174,6 +179,7 @@ class Thread : public std::enable_shared_from_this<Thread> {
   enum class Kind : std::uint8_t { kNormal, kMain, kDummy };
   enum State : std::uint32_t { kInitial, kStarting, kStarted, kStopped };
   enum OsJoin : std::uint32_t { kNotJoined, kJoining, kJoined };
+  static constexpr native_id_t kNativeIdWaited = -1;
 
   explicit Thread(std::unique_ptr<detail::Task> target);
   Thread(Kind kind, std::string name, bool daemonic);  // main and dummy threads
@@ -181,6 +187,9 @@ class Thread : public std::enable_shared_from_this<Thread> {
   static void* bootstrap(void* self);  // not noexcept: pthread_exit unwinds through it
   void bootstrap_inner();
   bool is_current() const noexcept;
+  pthread_t handle() const noexcept {
+    return static_cast<pthread_t>(ident_.load(std::memory_order_acquire));
+  }
   // Waits until run() has ended (or a start attempt failed); false on timeout.
   bool wait_stopped(const detail::Deadline* deadline);
   // Reaps the OS thread exactly once (pthread_join), unless it belongs to the
@@ -192,10 +201,11 @@ class Thread : public std::enable_shared_from_this<Thread> {
   std::atomic<bool> daemon_{false};
   std::atomic<std::uint32_t> state_{kInitial};
   std::atomic<std::uint32_t> os_join_{kNotJoined};
-  std::atomic<ident_t> ident_{0};          // 0 = none yet
-  std::atomic<native_id_t> native_id_{0};  // 0 = none yet
-  pthread_t handle_{};                     // written by the new thread, published by state_
-  std::uint64_t fork_generation_ = 0;      // the process (fork count) that made the OS thread
+  // The pthread_t, published by start() and by the new thread (same value).
+  std::atomic<ident_t> ident_{0};  // 0 = none yet
+  // 0 = none yet; kNativeIdWaited = none yet and a native_id() caller is parked on it.
+  mutable std::atomic<native_id_t> native_id_{0};
+  std::uint64_t fork_generation_ = 0;  // the process (fork count) that made the OS thread
   std::size_t stack_size_ = 0;
   std::shared_ptr<Thread> self_ref_;  // the running thread's reference, handed over in start()
   Kind kind_ = Kind::kNormal;
