@@ -640,10 +640,10 @@ std::optional<native_id_t> Thread::native_id() const noexcept {
   }
   // A started thread publishes its kernel id first thing; start() does not
   // wait for that, so whoever asks before then waits here (rarely sleeping).
-  std::uint32_t s = state_.load(std::memory_order_acquire);
-  if (kind_ != Kind::kNormal || (s != kStarted && s != kStopped) ||
+  // (Once ident() has a value, so does native_id(), even inside start().)
+  if (kind_ != Kind::kNormal || ident_.load(std::memory_order_acquire) == 0 ||
       fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) {
-    return std::nullopt;  // not started, or created by the parent of a fork
+    return std::nullopt;  // no OS thread yet, or one made by the parent of a fork
   }
   for (int i = 0; i < 64; ++i) {
     id = native_id_.load(std::memory_order_acquire);

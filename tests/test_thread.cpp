@@ -214,6 +214,84 @@ TEST(Thread, IdentsMatchInsideTheThreadAndAreKeptAfterExit) {
   EXPECT_TRUE(alive_inside);
 }
 
+TEST(Thread, StartPublishesIdentityAndListingEvenForThreadsThatEndAtOnce) {
+  // start() does not wait for the new thread to run: whatever it publishes
+  // without it (ident, alive, listed) must still hold when it returns, and
+  // native_id() must wait for the thread if asked that early.
+  const int n = 200 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    std::atomic<threading::ident_t> inside{0};
+    std::atomic<threading::native_id_t> native{0};
+    auto t = std::make_shared<Thread>([&] {
+      inside = threading::get_ident();
+      native = threading::get_native_id();
+    });
+    t->start();
+    auto nid = t->native_id();
+    auto id = t->ident();
+    auto all = threading::enumerate();
+    bool alive_after = t->is_alive();  // alive after enumerate() => alive during it
+    ASSERT_TRUE(nid.has_value());
+    ASSERT_TRUE(id.has_value());
+    if (alive_after) {
+      bool listed = false;
+      for (auto& x : all) listed = listed || x == t;
+      EXPECT_TRUE(listed);
+    }
+    t->join();
+    EXPECT_FALSE(t->is_alive());
+    EXPECT_EQ(*id, inside.load());
+    EXPECT_EQ(*nid, native.load());
+    for (auto& x : threading::enumerate()) EXPECT_NE(x, t);
+  }
+}
+
+TEST(Thread, NativeIdAskedFromAnotherThreadDuringStart) {
+  const int n = 100 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    std::atomic<threading::native_id_t> native{0};
+    auto t = std::make_shared<Thread>([&] { native = threading::get_native_id(); });
+    std::atomic<bool> stop{false};
+    std::thread observer([&] {
+      // Once ident() has a value, native_id() has one too (it may wait).
+      while (!stop.load()) {
+        if (t->ident().has_value()) {
+          EXPECT_TRUE(t->native_id().has_value());
+          return;
+        }
+      }
+    });
+    t->start();
+    t->join();
+    stop = true;
+    observer.join();
+    EXPECT_EQ(*t->native_id(), native.load());
+  }
+}
+
+TEST(Thread, UntimedAndTimedJoinersRaceAThreadThatEndsAtOnce) {
+  const int n = 100 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    auto t = std::make_shared<Thread>([] {});
+    t->start();
+    std::vector<std::thread> joiners;
+    for (int j = 0; j < 4; ++j) {
+      joiners.emplace_back([&, j] {
+        if (j % 2 == 0) {
+          t->join();
+        } else {
+          while (t->is_alive()) t->join(j == 1 ? 0.0 : 0.001);
+          t->join(0.5);
+        }
+        EXPECT_FALSE(t->is_alive());
+      });
+    }
+    t->join();
+    EXPECT_FALSE(t->is_alive());
+    for (auto& j : joiners) j.join();
+  }
+}
+
 TEST(Thread, JoinBeforeStart) {
   auto t = std::make_shared<Thread>();
   EXPECT_EQ(runtime_error_of([&] { t->join(); }), "cannot join thread before it is started");
