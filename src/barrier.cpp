@@ -1,11 +1,12 @@
 #include "threading/barrier.hpp"
 
+#include <sched.h>
+
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <utility>
 
-#include "futex.hpp"
-#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -15,14 +16,14 @@ namespace pl = detail::parking_lot;
 
 namespace {
 
-// Spin-then-yield before parking (spin.hpp), on this object's state word.
-thread_local detail::SpinBudget t_spin;
+// What a woken waiter is handed (the unpark token).
+constexpr pl::Token kTripped = 1;  // its generation tripped: return the index
+constexpr pl::Token kBrokeIt = 2;  // its generation broke (or was reset): raise
+constexpr pl::Token kRetry = 3;    // woken in a race; it is counted in out_: re-validate
 
-template <class Done>
-bool spin_until(const std::atomic<std::uint64_t>& word, Done done) {
-  return detail::spin_then_yield(t_spin,
-                                 [&] { return done(word.load(std::memory_order_acquire)); });
-}
+constexpr auto kAcqRel = std::memory_order_acq_rel;
+constexpr auto kAcquire = std::memory_order_acquire;
+constexpr auto kRelaxed = std::memory_order_relaxed;
 
 }  // namespace
 
@@ -33,184 +34,336 @@ Barrier::Barrier(std::size_t parties, std::function<void()> action, Timeout time
 
 std::size_t Barrier::wait(Timeout timeout) {
   if (timeout.is_none()) timeout = timeout_;
-  std::uint64_t s = word_.load(std::memory_order_acquire);
+  const bool timed = !timeout.is_none() && !std::isnan(timeout.seconds());  // NaN: no limit
+  // Checked only for a caller that would wait, before it is counted (BR-12).
+  const bool too_large = timed && timeout.seconds() > TIMEOUT_MAX;
+  // A timeout <= 0 breaks the barrier at once unless the caller is last (BR-10).
+  const bool expired = timed && !(timeout.seconds() > 0);
+
   for (;;) {
-    if ((s & kPhaseMask) == kBroken) throw BrokenBarrierError();
-    if (busy(s)) {
-      // CPython's _enter: wait, with no time limit, for the previous cycle to
-      // finish leaving (or resetting) before joining the next one.
-      s = wait_while([this](std::uint64_t v) { return busy(v); });
+    std::uint64_t s = word_.load(kAcquire);
+    if ((s & kBroken) != 0) throw BrokenBarrierError();
+    // The last arriver is counted without the bucket lock: every other waiter
+    // of its generation was counted and enqueued in one step under that lock,
+    // so they are all on the queue by the time trip() takes it.
+    if (count_of(s) + 1 == parties_) {
+      if (word_.compare_exchange_strong(s, s + kOne, kAcqRel, kAcquire)) return trip(s);
       continue;
     }
-    auto index = static_cast<std::size_t>(s >> kCountShift);
-    bool last = index + 1 == parties_;
-    // A timeout that is too large is refused before this thread is counted,
-    // so the barrier is left exactly as it was (BR-12). The last arriver
-    // never waits, so it never looks at the timeout.
-    if (!last && !timeout.is_none()) detail::check_not_too_large(timeout.seconds());
-    if (word_.compare_exchange_weak(s, s + kOne, std::memory_order_acq_rel,
-                                    std::memory_order_acquire)) {
-      return last ? trip(index) : await_release(index, timeout);
+    if (tripping(s)) {
+      wait_for_action(s);
+      continue;
+    }
+
+    enum class Arrival : std::uint8_t { kCounted, kLast, kBroken, kBusy, kTooLarge, kBreak };
+    Arrival arrival = Arrival::kBroken;
+    std::uint64_t seen = 0;  // the word just before this thread was counted
+    // What a timed-out waiter found under the bucket lock.
+    enum class Late : std::uint8_t { kTripped, kBroken, kBreaker, kActionRunning };
+    Late late = Late::kBroken;
+
+    std::optional<detail::Deadline> deadline;
+    if (timed && !too_large && !expired) deadline = detail::Deadline::after(timeout.seconds());
+
+    pl::ParkResult r = pl::park(
+        &word_,
+        [&] {
+          // Under the bucket lock: count this thread and enqueue it in one step.
+          std::uint64_t v = word_.load(kAcquire);
+          for (;;) {
+            if ((v & kBroken) != 0) {
+              arrival = Arrival::kBroken;
+              return false;
+            }
+            if (tripping(v)) {
+              arrival = Arrival::kBusy;
+              seen = v;
+              return false;
+            }
+            bool last = count_of(v) + 1 == parties_;
+            if (!last && too_large) {
+              arrival = Arrival::kTooLarge;
+              return false;
+            }
+            bool breaks = !last && expired;
+            // Breaking empties the generation: n_waiting() reads 0.
+            std::uint64_t next = breaks ? ((v & ~kCountMask) | kBroken) : v + kOne;
+            if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) {
+              seen = v;
+              if (breaks) {
+                out_.fetch_add(1, kRelaxed);  // until it has woken the others
+                arrival = Arrival::kBreak;
+              } else {
+                arrival = last ? Arrival::kLast : Arrival::kCounted;
+              }
+              return arrival == Arrival::kCounted;
+            }
+          }
+        },
+        [] {},
+        [&](const void*, bool) {
+          // Timed out, now off the queue, under the bucket lock. Every end of
+          // a generation dequeues its waiters under this lock, so this
+          // thread's generation has not ended, unless broken by another
+          // timed-out waiter that has yet to wake the rest.
+          std::uint64_t v = word_.load(kAcquire);
+          for (;;) {
+            if (gen_of(v) != gen_of(seen)) {
+              late = Late::kTripped;  // (cannot happen; see above)
+              return;
+            }
+            if ((v & kBroken) != 0) {
+              late = Late::kBroken;
+              return;
+            }
+            if (tripping(v)) {
+              // The action is running: wait for its outcome, without a limit.
+              out_.fetch_add(1, kRelaxed);
+              late = Late::kActionRunning;
+              return;
+            }
+            if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
+              out_.fetch_add(1, kRelaxed);
+              late = Late::kBreaker;
+              return;
+            }
+          }
+        },
+        pl::kDefaultToken, deadline ? &*deadline : nullptr);
+
+    const auto index = static_cast<std::size_t>(count_of(seen));
+    switch (r.status) {
+      case pl::ParkStatus::kUnparked:
+        if (r.token == kTripped) return index;
+        if (r.token == kBrokeIt) throw BrokenBarrierError();
+        return await(gen_of(seen), index, deadline ? &*deadline : nullptr);  // kRetry
+      case pl::ParkStatus::kTimedOut:
+        switch (late) {
+          case Late::kTripped:
+            return index;
+          case Late::kBroken:
+            throw BrokenBarrierError();
+          case Late::kBreaker:
+            wake_after_break();
+            throw BrokenBarrierError();
+          case Late::kActionRunning:
+            return await(gen_of(seen), index, nullptr);
+        }
+        break;
+      case pl::ParkStatus::kInvalid:
+        switch (arrival) {
+          case Arrival::kLast:
+            return trip(seen);
+          case Arrival::kBroken:
+            throw BrokenBarrierError();
+          case Arrival::kBusy:
+            wait_for_action(seen);
+            continue;
+          case Arrival::kTooLarge:
+            detail::check_not_too_large(timeout.seconds());  // throws OverflowError
+            continue;                                        // (not reached)
+          case Arrival::kBreak:
+            wake_after_break();
+            throw BrokenBarrierError();
+          case Arrival::kCounted:
+            break;  // not reached: a counted arrival is enqueued
+        }
+        break;
     }
   }
 }
 
-std::size_t Barrier::trip(std::size_t index) {
-  // The phase stays "filling" with count == parties while the action runs:
-  // n_waiting() reads parties, and everyone who would change the phase
-  // (abort, reset, a timed-out waiter, new arrivals) waits for the action,
-  // just as they would wait for CPython's lock.
+std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::Deadline* deadline) {
+  // This thread is counted in generation `gen` and in out_, and is off the
+  // queue. reset() waits for out_ == 0, so `gen` can only have ended by
+  // tripping (the generation number moved on) or by breaking (still `gen`,
+  // broken): what validate sees under the bucket lock decides it exactly.
+  for (;;) {
+    enum class Seen : std::uint8_t { kPending, kTripped, kBroken };
+    Seen seen = Seen::kPending;
+    enum class Late : std::uint8_t { kTripped, kBroken, kBreaker, kActionRunning };
+    Late late = Late::kBroken;
+    pl::ParkResult r = pl::park(
+        &word_,
+        [&] {
+          std::uint64_t v = word_.load(kAcquire);
+          out_.fetch_sub(1, kRelaxed);
+          if (gen_of(v) != gen) {
+            seen = Seen::kTripped;
+            return false;
+          }
+          if ((v & kBroken) != 0) {
+            seen = Seen::kBroken;
+            return false;
+          }
+          return true;  // back on the queue, still in its generation
+        },
+        [] {},
+        [&](const void*, bool) {
+          std::uint64_t v = word_.load(kAcquire);
+          for (;;) {
+            if (gen_of(v) != gen) {
+              late = Late::kTripped;
+              return;
+            }
+            if ((v & kBroken) != 0) {
+              late = Late::kBroken;
+              return;
+            }
+            if (tripping(v)) {
+              out_.fetch_add(1, kRelaxed);
+              late = Late::kActionRunning;
+              return;
+            }
+            if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
+              out_.fetch_add(1, kRelaxed);
+              late = Late::kBreaker;
+              return;
+            }
+          }
+        },
+        pl::kDefaultToken, deadline);
+    switch (r.status) {
+      case pl::ParkStatus::kInvalid:
+        if (seen == Seen::kTripped) return index;
+        throw BrokenBarrierError();
+      case pl::ParkStatus::kUnparked:
+        if (r.token == kTripped) return index;
+        if (r.token == kBrokeIt) throw BrokenBarrierError();
+        continue;  // kRetry: counted in out_ again
+      case pl::ParkStatus::kTimedOut:
+        switch (late) {
+          case Late::kTripped:
+            return index;
+          case Late::kBroken:
+            throw BrokenBarrierError();
+          case Late::kBreaker:
+            wake_after_break();
+            throw BrokenBarrierError();
+          case Late::kActionRunning:
+            deadline = nullptr;
+            continue;
+        }
+        break;
+    }
+  }
+}
+
+std::size_t Barrier::trip(std::uint64_t seen) {
+  // The word reads count == parties while the action runs: n_waiting() reads
+  // parties, and everyone who would change the word (abort, reset, a
+  // timed-out waiter, new arrivals) waits for the action, as they would wait
+  // for CPython's lock.
   if (action_) {
     try {
       action_();
     } catch (...) {
-      release_cycle(kBroken);
+      end_generation(false);
       throw;
     }
   }
-  release_cycle(kDraining);
-  return index;
+  end_generation(true);
+  return static_cast<std::size_t>(count_of(seen));
 }
 
-std::size_t Barrier::await_release(std::size_t index, const Timeout& timeout) {
-  std::optional<detail::Deadline> deadline;
-  if (!timeout.is_none() && !std::isnan(timeout.seconds())) {
-    deadline = detail::Deadline::after(timeout.seconds());  // <= 0: already expired
-  }
-  auto released = [](std::uint64_t v) { return (v & kPhaseMask) != kFilling; };
-  bool spun = false;
-  for (;;) {
-    std::uint64_t s = word_.load(std::memory_order_acquire);
-    std::uint64_t phase = s & kPhaseMask;
-    if (phase == kDraining) {
-      depart();
-      return index;
-    }
-    if (phase != kFilling) {  // broken, or reset
-      depart();
-      throw BrokenBarrierError();
-    }
-    bool action_running = tripping(s);
-    if (deadline && !action_running && deadline->expired()) {
-      // Timed out: break the barrier and leave it, in one step.
-      std::uint64_t next = ((s - kOne) & ~(kPhaseMask | kParked)) | kBroken;
-      if (!word_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                       std::memory_order_relaxed)) {
-        continue;
-      }
-      if ((s & kParked) != 0) pl::unpark_all(&word_);
-      throw BrokenBarrierError();
-    }
-    if (!spun) {
-      spun = true;
-      if (spin_until(word_, released)) continue;
-    }
-    if ((s & kParked) == 0 &&
-        !word_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                     std::memory_order_relaxed)) {
-      continue;
-    }
-    pl::park(
-        &word_,
-        [this] {
-          std::uint64_t v = word_.load(std::memory_order_relaxed);
-          return (v & kPhaseMask) == kFilling && (v & kParked) != 0;
-        },
-        [] {},
-        [this](const void*, bool was_last) {
-          if (was_last) word_.fetch_and(~kParked, std::memory_order_relaxed);
-        },
-        pl::kDefaultToken, action_running || !deadline ? nullptr : &*deadline);
-  }
-}
-
-template <class Pred>
-std::uint64_t Barrier::wait_while(Pred still) {
-  spin_until(word_, [&](std::uint64_t v) { return !still(v); });
-  for (;;) {
-    std::uint64_t s = word_.load(std::memory_order_acquire);
-    if (!still(s)) return s;
-    if ((s & kParked) == 0 &&
-        !word_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                     std::memory_order_relaxed)) {
-      continue;
-    }
-    pl::park(
-        &word_,
-        [&] {
-          std::uint64_t v = word_.load(std::memory_order_relaxed);
-          return still(v) && (v & kParked) != 0;
-        },
-        nullptr);
-  }
-}
-
-void Barrier::release_cycle(std::uint64_t phase) {
-  std::uint64_t s = word_.load(std::memory_order_relaxed);
-  std::uint64_t next;
-  do {
-    next = ((s - kOne) & ~(kPhaseMask | kParked)) | phase;
-    // Barrier(1): the tripper was the whole cycle; it is over already.
-    if ((next >> kCountShift) == 0 && phase == kDraining) next &= ~kPhaseMask;
-  } while (
-      !word_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_relaxed));
-  if ((s & kParked) != 0) pl::unpark_all(&word_);
-}
-
-void Barrier::depart() {
-  std::uint64_t s = word_.load(std::memory_order_relaxed);
-  std::uint64_t next;
-  do {
-    next = s - kOne;
-    std::uint64_t phase = s & kPhaseMask;
-    if ((next >> kCountShift) == 0 && (phase == kDraining || phase == kResetting)) {
-      next &= ~(kPhaseMask | kParked);  // -> filling: the next cycle may begin
-    }
-  } while (
-      !word_.compare_exchange_weak(s, next, std::memory_order_acq_rel, std::memory_order_relaxed));
-  if ((s & kParked) != 0 && (next & kParked) == 0) pl::unpark_all(&word_);
-}
-
-void Barrier::reset() {
-  std::uint64_t s = word_.load(std::memory_order_acquire);
-  for (;;) {
-    if (tripping(s)) {
-      s = wait_while([this](std::uint64_t v) { return tripping(v); });
-      continue;
-    }
-    std::uint64_t phase = s & kPhaseMask;
+void Barrier::end_generation(bool tripped) {
+  bool action_waiters = false;
+  pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult) {
+    // Under the bucket lock, with this generation's waiters dequeued.
+    std::uint64_t v = word_.load(kRelaxed);
     std::uint64_t next;
-    if ((s >> kCountShift) == 0) {
-      if (phase == kFilling) return;       // idle: nothing to do
-      next = s & ~(kPhaseMask | kParked);  // broken and empty: usable at once
-    } else if (phase == kFilling || phase == kBroken) {
-      // Waiters still inside: they raise, and the last out reopens it.
-      next = (s & ~(kPhaseMask | kParked)) | kResetting;
-    } else {
-      return;  // draining or already resetting: CPython leaves it alone
-    }
-    if (word_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                    std::memory_order_acquire)) {
-      if ((s & kParked) != 0) pl::unpark_all(&word_);
-      return;
-    }
-  }
+    do {
+      action_waiters = (v & kActionWaiters) != 0;
+      std::uint64_t base = v & ~(kCountMask | kActionWaiters);
+      next = tripped ? base + kGenOne : base | kBroken;
+    } while (!word_.compare_exchange_weak(v, next, kAcqRel, kRelaxed));
+    return tripped ? kTripped : kBrokeIt;
+  });
+  if (action_waiters) pl::unpark_all(action_key());
+}
+
+void Barrier::wake_after_break() {
+  // The word reads broken since this thread broke it, and reset() cannot
+  // start a new generation while it is counted in out_: every waiter still
+  // on the queue belongs to the broken generation.
+  pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult) {
+    out_.fetch_sub(1, kRelaxed);
+    return kBrokeIt;
+  });
+}
+
+void Barrier::wait_for_action(std::uint64_t seen) {
+  pl::park(
+      action_key(),
+      [&] {
+        std::uint64_t v = word_.load(kAcquire);
+        for (;;) {
+          if (!tripping(v) || gen_of(v) != gen_of(seen)) return false;
+          if ((v & kActionWaiters) != 0) return true;
+          if (word_.compare_exchange_weak(v, v | kActionWaiters, kRelaxed, kAcquire)) return true;
+        }
+      },
+      nullptr);
 }
 
 void Barrier::abort() {
-  std::uint64_t s = word_.load(std::memory_order_acquire);
   for (;;) {
+    std::uint64_t s = word_.load(kAcquire);
+    if ((s & kBroken) != 0) return;  // BR-14: twice is harmless
     if (tripping(s)) {
-      s = wait_while([this](std::uint64_t v) { return tripping(v); });
+      wait_for_action(s);
       continue;
     }
-    if ((s & kPhaseMask) == kBroken) return;
-    std::uint64_t next = (s & ~(kPhaseMask | kParked)) | kBroken;
-    if (word_.compare_exchange_weak(s, next, std::memory_order_acq_rel,
-                                    std::memory_order_acquire)) {
-      if ((s & kParked) != 0) pl::unpark_all(&word_);
-      return;
+    bool retry = false;
+    pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
+      std::uint64_t v = word_.load(kAcquire);
+      for (;;) {
+        // Broken meanwhile: whoever is still queued belongs to that broken
+        // generation.
+        if ((v & kBroken) != 0) return kBrokeIt;
+        if (tripping(v)) {  // the last party arrived meanwhile
+          retry = true;
+          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), kRelaxed);
+          return kRetry;
+        }
+        if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
+          return kBrokeIt;
+        }
+      }
+    });
+    if (!retry) return;
+  }
+}
+
+void Barrier::reset() {
+  for (;;) {
+    std::uint64_t s = word_.load(kAcquire);
+    if (tripping(s)) {
+      wait_for_action(s);
+      continue;
     }
+    if (out_.load(kAcquire) != 0) {
+      // A waiter off the queue is deciding its outcome, or waking the others
+      // after breaking the barrier on timeout: a few instructions away.
+      sched_yield();
+      continue;
+    }
+    if ((s & kBroken) == 0 && count_of(s) == 0) return;  // idle: nothing to do
+    bool retry = false;
+    pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
+      std::uint64_t v = word_.load(kAcquire);
+      for (;;) {
+        if (tripping(v) || out_.load(kRelaxed) != 0) {
+          retry = true;
+          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), kRelaxed);
+          return kRetry;
+        }
+        // Current waiters raise; a new, empty, unbroken generation begins.
+        std::uint64_t next = (v & ~(kCountMask | kBroken)) + kGenOne;
+        if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) return kBrokeIt;
+      }
+    });
+    if (!retry) return;
   }
 }
 

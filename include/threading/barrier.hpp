@@ -25,21 +25,41 @@
 //     (only for a caller that would wait) and leaves the barrier untouched.
 //   * wait() on a broken barrier raises BrokenBarrierError at once.
 //   * abort() breaks it: current and later waiters raise until reset().
-//   * reset() makes current waiters raise BrokenBarrierError and returns the
-//     barrier to its empty, unbroken state once they have left; on an idle or
-//     broken-but-empty barrier it takes effect at once.
-//   * The barrier is reusable. A thread arriving while the previous cycle's
-//     threads are still leaving (or a reset is in progress) waits for them.
-//   * n_waiting() counts the threads waiting in the current filling cycle; it
-//     reads 0 while a cycle is being released or reset, or when broken.
-//   * As in CPython, the action runs "inside" the barrier: calling wait(),
-//     reset() or abort() on the same barrier from the action deadlocks.
-//     Reading parties(), n_waiting() (== parties) or broken() is fine.
+//   * reset() makes current waiters raise BrokenBarrierError and leaves the
+//     barrier empty, unbroken and reusable; on an idle barrier it does nothing.
+//   * The barrier is reusable: when a generation trips, the next one begins
+//     at once (see the difference from CPython below).
+//   * n_waiting() counts the threads inside wait() for the current
+//     generation (== parties while the action runs); it reads 0 when broken.
+//   * As in CPython, the action runs "inside" the barrier: while it runs,
+//     other arrivals, abort(), reset() and waiters whose timeout expires wait
+//     for it, so calling wait(), reset() or abort() on the same barrier from
+//     the action deadlocks. Reading parties(), n_waiting() (== parties) or
+//     broken() is fine.
 //
-// Implementation: one atomic word (phase, count, parked bit) driven by
-// compare-and-swap, with blocked threads parked on it in the parking core.
-// It follows CPython's state machine (filling, draining, resetting, broken),
-// so every observable transition matches, without an internal mutex.
+// The one deliberate difference from CPython 3.11: there is no "draining"
+// (or "resetting") phase. CPython makes a thread that arrives while the
+// released threads of the previous generation are still waking up (or while
+// the waiters of a reset() are still leaving) wait until they have all left;
+// here it joins the next generation at once (as Java's CyclicBarrier and
+// std::barrier do). Indices, the action, timeouts, abort() and reset() are
+// otherwise as in CPython, generation by generation.
+//
+// Implementation (Java CyclicBarrier-style generations, without a mutex):
+// one atomic word holds the generation number, the arrival count of the
+// current generation and the broken flag. A waiter is counted and enqueued
+// on the word in the parking core in one step (inside park()'s validate,
+// under the bucket lock). Whoever ends a generation -- the last arriver
+// (trip, or break if the action threw), abort(), reset() -- changes the word
+// inside an unpark callback, under that same bucket lock, so the threads it
+// dequeues are exactly that generation's waiters, and each is handed the
+// outcome (tripped / broken) as its unpark token: nobody has to infer it from
+// a word that may already have moved on. The rare waiter that is counted but
+// off the queue (its timeout expired during the action, or it is the thread
+// that broke the barrier on timeout and has yet to wake the others) is
+// counted in out_; reset() waits for out_ == 0 before it starts a new
+// generation, which keeps such a waiter's outcome exact: its generation
+// tripped iff the generation number has moved on.
 #pragma once
 
 #include <atomic>
@@ -65,49 +85,53 @@ class Barrier {
   std::size_t parties() const noexcept { return parties_; }
   std::size_t n_waiting() const noexcept {
     std::uint64_t s = word_.load(std::memory_order_relaxed);
-    return (s & kPhaseMask) == kFilling ? static_cast<std::size_t>(s >> kCountShift) : 0;
+    return (s & kBroken) != 0 ? 0 : static_cast<std::size_t>(count_of(s));
   }
-  bool broken() const noexcept {
-    return (word_.load(std::memory_order_acquire) & kPhaseMask) == kBroken;
-  }
+  bool broken() const noexcept { return (word_.load(std::memory_order_acquire) & kBroken) != 0; }
 
  private:
-  // Word: bits 0-1 the phase, bit 2 "threads may be parked on the word",
-  // bits 3-63 how many threads are inside wait() for the current cycle.
-  static constexpr std::uint64_t kPhaseMask = 3;
-  static constexpr std::uint64_t kFilling = 0;    // accepting arrivals
-  static constexpr std::uint64_t kDraining = 1;   // tripped; waiters are leaving
-  static constexpr std::uint64_t kResetting = 2;  // reset(); waiters are leaving
-  static constexpr std::uint64_t kBroken = 3;
-  static constexpr std::uint64_t kParked = 4;
-  static constexpr int kCountShift = 3;
+  // Word: bit 0 broken, bit 1 "threads are parked waiting for the action to
+  // finish", bits 2-33 the arrival count of the current generation, bits
+  // 34-63 the generation number (wrapping).
+  static constexpr std::uint64_t kBroken = 1;
+  static constexpr std::uint64_t kActionWaiters = 2;
+  static constexpr int kCountShift = 2;
   static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;
+  static constexpr std::uint64_t kCountMask = std::uint64_t{0xFFFFFFFF} << kCountShift;
+  static constexpr int kGenShift = 34;
+  static constexpr std::uint64_t kGenOne = std::uint64_t{1} << kGenShift;
 
-  // Filling with every party inside: the last arriver is running the action.
+  static std::uint64_t count_of(std::uint64_t s) noexcept {
+    return (s & kCountMask) >> kCountShift;
+  }
+  static std::uint64_t gen_of(std::uint64_t s) noexcept { return s >> kGenShift; }
+  // Every party is in: the last arriver is running the action.
   bool tripping(std::uint64_t s) const noexcept {
-    return (s & kPhaseMask) == kFilling && (s >> kCountShift) >= parties_;
+    return (s & kBroken) == 0 && count_of(s) >= parties_;
   }
-  // An arrival must wait: the previous cycle is still leaving or tripping.
-  bool busy(std::uint64_t s) const noexcept {
-    std::uint64_t phase = s & kPhaseMask;
-    return phase == kDraining || phase == kResetting || tripping(s);
-  }
+  const void* action_key() const noexcept { return &out_; }
 
-  std::size_t trip(std::size_t index);
-  std::size_t await_release(std::size_t index, const Timeout& timeout);
-  // Blocks while `still(word)` holds; returns the word that ended the wait.
-  template <class Pred>
-  std::uint64_t wait_while(Pred still);
-  // The tripping thread ends the cycle with `phase` (draining, or broken if
-  // the action threw) and leaves it, in one step, waking everyone parked.
-  void release_cycle(std::uint64_t phase);
-  // Leaves the current cycle; the last to leave a drain or reset reopens it.
-  void depart();
+  // The last arriver (`seen`: the word just before it was counted).
+  std::size_t trip(std::uint64_t seen);
+  // A counted waiter of generation `gen` off the queue (counted in out_):
+  // re-enqueues, or decides its outcome, and waits for it.
+  std::size_t await(std::uint64_t gen, std::size_t index, const detail::Deadline* deadline);
+  // Ends the current generation (tripped, or broken when the action threw),
+  // waking its waiters and anyone waiting for the action.
+  void end_generation(bool tripped);
+  // The thread that broke the barrier on timeout wakes the generation's
+  // remaining waiters, then leaves out_.
+  void wake_after_break();
+  // Parks until the action of the generation in `seen` has finished.
+  void wait_for_action(std::uint64_t seen);
 
   std::function<void()> action_;
   Timeout timeout_;
   std::size_t parties_;
   std::atomic<std::uint64_t> word_{0};
+  // Counted waiters off the queue (see above). Changed only under the bucket
+  // lock of &word_. Its address is also the key the action's waiters park on.
+  std::atomic<std::uint32_t> out_{0};
 };
 
 }  // namespace threading
