@@ -90,6 +90,8 @@ class local : private detail::LocalBase {
   }
   T* operator->() { return &get(); }
   T& operator*() { return get(); }
+  // The calling thread's T if it has one already; never builds one.
+  T* get_if_present() const noexcept { return static_cast<T*>(find()); }
 
  private:
   static void destroy(void* p) noexcept { delete static_cast<T*>(p); }

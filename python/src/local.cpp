@@ -31,10 +31,55 @@ struct LocalValue {
   ~LocalValue();                      // any thread; takes the GIL itself
 };
 
+struct LocalImpl;
+// Every live local (GIL-guarded), so a Python thread state that is going away
+// can empty its own dicts (see ThreadStateSentinel).
+std::unordered_set<LocalImpl*>* g_impls = new std::unordered_set<LocalImpl*>;
+
 struct LocalImpl {
-  std::unordered_set<PyObject*> dicts;  // every thread's dict, for the GC (GIL-guarded)
+  LocalImpl() { g_impls->insert(this); }  // with the GIL
+  ~LocalImpl() = default;                 // erased from g_impls by local_dealloc
+  std::unordered_set<PyObject*> dicts;    // every thread's dict, for the GC (GIL-guarded)
   threading::local<LocalValue> values{this};
 };
+
+// CPython's own local frees a thread's attributes when the thread's *Python*
+// state is cleared, before join() on that thread returns. Our values live
+// until the OS thread exits, a moment later. So the first access in each
+// Python thread plants a capsule in the thread state's dict; when the state
+// is cleared, the capsule's destructor empties this thread's dicts, with the
+// GIL held, in time for the joiner to see the attributes gone.
+thread_local bool t_sentinel_planted = false;
+
+void clear_this_threads_values(PyObject*) {
+  t_sentinel_planted = false;
+  for (LocalImpl* impl : *g_impls) {
+    if (LocalValue* v = impl->values.get_if_present()) {
+      v->initialized = false;
+      Py_INCREF(v->dict);
+      PyDict_Clear(v->dict);
+      Py_DECREF(v->dict);
+    }
+  }
+}
+
+void plant_sentinel() {
+  if (t_sentinel_planted) return;
+  PyObject* tsdict = PyThreadState_GetDict();
+  if (tsdict == nullptr) return;
+  PyObject* capsule =
+      PyCapsule_New(&t_sentinel_planted, "pythreading.local.sentinel", clear_this_threads_values);
+  if (capsule == nullptr) {
+    PyErr_Clear();
+    return;
+  }
+  if (PyDict_SetItemString(tsdict, "pythreading.local.sentinel", capsule) == 0) {
+    t_sentinel_planted = true;
+  } else {
+    PyErr_Clear();
+  }
+  Py_DECREF(capsule);
+}
 
 LocalValue::LocalValue(LocalImpl* i) : impl(i), dict(PyDict_New()) {
   if (dict == nullptr) throw std::bad_alloc();
@@ -71,6 +116,7 @@ PyObject* local_dict(LocalObject* self) {
     return nullptr;
   }
   if (!v->initialized) {
+    plant_sentinel();
     v->initialized = true;
     PyTypeObject* type = Py_TYPE(self);
     if (!uses_base_init(type) &&
@@ -97,6 +143,7 @@ PyObject* local_new(PyTypeObject* type, PyObject* args, PyObject* kw) {
   try {
     self->impl = new LocalImpl;
     // The creating thread's dict: its __init__ runs through the type call.
+    plant_sentinel();
     self->impl->values.get().initialized = true;
   } catch (const std::bad_alloc&) {
     Py_DECREF(self);
@@ -138,6 +185,7 @@ void local_dealloc(LocalObject* self) {
   local_clear(self);
   if (LocalImpl* impl = self->impl) {
     self->impl = nullptr;
+    g_impls->erase(impl);
     // Destroying the values may wait for a thread that is exiting right now
     // and needs the GIL to drop its value; each value takes the GIL itself.
     Py_BEGIN_ALLOW_THREADS delete impl;
