@@ -247,3 +247,17 @@ TEST_F(LocalTest, GetCost) {
   EXPECT_EQ(*loc, kIters);
   std::printf("local<int>::get(): %.2f ns per call\n", ns);
 }
+
+TEST(LocalTest, GetIfPresentNeverBuilds) {
+  threading::local<int> data(7);
+  EXPECT_EQ(data.get_if_present(), nullptr);
+  data.get() = 9;
+  ASSERT_NE(data.get_if_present(), nullptr);
+  EXPECT_EQ(*data.get_if_present(), 9);
+  int* seen = &data.get();
+  std::thread([&] {
+    EXPECT_EQ(data.get_if_present(), nullptr);  // not built for this thread
+    EXPECT_EQ(data.get(), 7);
+    EXPECT_NE(data.get_if_present(), seen);
+  }).join();
+}
