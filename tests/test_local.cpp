@@ -248,7 +248,7 @@ TEST_F(LocalTest, GetCost) {
   std::printf("local<int>::get(): %.2f ns per call\n", ns);
 }
 
-TEST(LocalTest, GetIfPresentNeverBuilds) {
+TEST_F(LocalTest, GetIfPresentNeverBuilds) {
   threading::local<int> data(7);
   EXPECT_EQ(data.get_if_present(), nullptr);
   data.get() = 9;
