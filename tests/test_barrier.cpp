@@ -637,3 +637,91 @@ TEST(Barrier, AbortResetStorm) {
   EXPECT_EQ(sum.load(), 50L * (kParties * (kParties - 1) / 2));
   EXPECT_EQ(barrier.n_waiting(), 0u);
 }
+
+// A waiter whose timeout expires while the action runs waits for the action
+// (BR-07) and then shares its generation's outcome: here, the trip.
+TEST(Barrier, TimeoutDuringActionWaitsForOutcome) {
+  threading::Event action_started;
+  Barrier barrier(2, [&] {
+    action_started.set();
+    // Time passing, not a handshake: outlast the other waiter's timeout.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  });
+  std::size_t first = 99;
+  std::thread a([&] { first = barrier.wait(0.02); });
+  ASSERT_TRUE(wait_until([&] { return barrier.n_waiting() == 1; }));
+  EXPECT_EQ(barrier.wait(), 1u);
+  a.join();
+  EXPECT_EQ(first, 0u);
+  EXPECT_FALSE(barrier.broken());
+  EXPECT_EQ(barrier.n_waiting(), 0u);
+}
+
+// No drain phase (the documented difference from CPython): once a generation
+// has tripped, a thread arriving for the next one is counted at once, even
+// while the released threads may still be waking up.
+TEST(Barrier, NextGenerationCountsAtOnce) {
+  Barrier barrier(3);
+  for (int round = 0; round < 200 / kStressDivisor; ++round) {
+    std::vector<std::size_t> got(2, 99);
+    std::thread a([&] { got[0] = barrier.wait(); });
+    std::thread b([&] { got[1] = barrier.wait(); });
+    ASSERT_TRUE(wait_until([&] { return barrier.n_waiting() == 2; }));
+    EXPECT_EQ(barrier.wait(), 2u);
+    // Counted in the next generation whatever a and b are doing now.
+    std::thread c([&] { EXPECT_THROW(barrier.wait(), BrokenBarrierError); });
+    ASSERT_TRUE(wait_until([&] { return barrier.n_waiting() == 1; }));
+    barrier.reset();
+    c.join();
+    a.join();
+    b.join();
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<std::size_t>{0, 1}));
+    EXPECT_FALSE(barrier.broken());
+  }
+}
+
+// Outcomes are exact under races of trips, timeouts, resets and aborts: a
+// generation that trips releases exactly `parties` threads with success (the
+// action counts trips), one that breaks releases none; nothing hangs.
+TEST(Barrier, StressOutcomesAreExact) {
+  constexpr int kParties = 3;
+  constexpr int kThreads = 5;  // more threads than parties: generations overlap
+  const long kTrips = 3000 / kStressDivisor;
+  std::atomic<long> trips{0}, passed{0}, broke{0}, calls{0};
+  Barrier barrier(kParties, [&] { trips.fetch_add(1, std::memory_order_relaxed); });
+  std::atomic<bool> stop{false};
+  std::thread controller([&] {
+    for (int i = 1; !stop.load(); ++i) {
+      if (i % 20 == 0) barrier.abort();
+      if (i % 10 == 0 || barrier.broken()) barrier.reset();  // frees current waiters
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  {
+    Bunch bunch(kThreads, [&](int id) {
+      for (int i = 0; trips.load() < kTrips; ++i) {
+        calls.fetch_add(1, std::memory_order_relaxed);
+        try {
+          if ((i + id) % 5 == 0) {
+            barrier.wait(0.0002 * ((i + id) % 3));  // includes 0: breaks unless last
+          } else {
+            barrier.wait(5.0);
+          }
+          passed.fetch_add(1, std::memory_order_relaxed);
+        } catch (const BrokenBarrierError&) {
+          broke.fetch_add(1, std::memory_order_relaxed);
+          while (barrier.broken()) std::this_thread::yield();  // until the controller resets
+        }
+      }
+    });
+  }
+  stop = true;
+  controller.join();
+  EXPECT_EQ(passed.load(), trips.load() * kParties);
+  EXPECT_GT(trips.load(), 0);
+  EXPECT_EQ(passed.load() + broke.load(), calls.load());
+  barrier.reset();
+  EXPECT_FALSE(barrier.broken());
+  EXPECT_EQ(barrier.n_waiting(), 0u);
+}
