@@ -61,6 +61,27 @@ constinit thread_local Thread* tls_current = nullptr;
 constinit thread_local native_id_t tls_tid = 0;
 
 native_id_t sys_gettid() noexcept { return static_cast<native_id_t>(syscall(SYS_gettid)); }
+
+// A thread's kernel id without a system call (one costs ~1 us on some VMs),
+// from its CPU-time clock id, which encodes it (the kernel's ABI for such
+// clocks: ~tid << 3 | CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED, as glibc's
+// and musl's pthread_getcpuclockid build it). Used only once the library has
+// checked the encoding on its loading thread. 0 when unknown: the check
+// failed, or the thread has exited (the kernel clears its tid then).
+constinit std::atomic<bool> g_tid_from_clock{false};
+native_id_t decode_tid(pthread_t t) noexcept {
+  clockid_t c;
+  if (pthread_getcpuclockid(t, &c) != 0 || (c & 7) != 6) return 0;
+  native_id_t tid = ~static_cast<native_id_t>(c >> 3);
+  return tid > 0 ? tid : 0;
+}
+native_id_t fast_tid(pthread_t t) noexcept {
+  return g_tid_from_clock.load(std::memory_order_relaxed) ? decode_tid(t) : 0;
+}
+void check_fast_tid() noexcept {
+  native_id_t tid = sys_gettid();
+  g_tid_from_clock.store(decode_tid(pthread_self()) == tid, std::memory_order_relaxed);
+}
 bool on_initial_thread() noexcept { return sys_gettid() == static_cast<native_id_t>(getpid()); }
 
 Lock& name_lock(const void* t) {
@@ -364,6 +385,7 @@ namespace {
 // Runs in the initial thread when the library is loaded: creates the main
 // Thread with the right identity and plants the exit-time waiter.
 __attribute__((constructor)) void pythreading_on_load() {
+  detail::check_fast_tid();
   ThreadAccess::rt();
   if (detail::on_initial_thread()) ThreadAccess::plant_exit_waiter();
 }
@@ -460,6 +482,7 @@ void Thread::start() {
   // before it has run, and it becomes alive and active here unless it has
   // already finished (it does both itself too, before run()).
   ident_.store(static_cast<ident_t>(tid), std::memory_order_release);
+  if (native_id_t nid = detail::fast_tid(tid); nid > 0) publish_native_id(nid);
   {
     std::lock_guard g(r.lock);
     if (std::shared_ptr<Thread> me = detail::take_from(r.limbo, this)) {
@@ -478,11 +501,11 @@ void* Thread::bootstrap(void* self) {
 void Thread::bootstrap_inner() {
   std::shared_ptr<Thread> self = std::move(self_ref_);
   tls_current = this;
-  detail::tls_tid = detail::sys_gettid();
-  ident_.store(get_ident(), std::memory_order_release);  // as start() does, so either may publish
-  if (native_id_.exchange(detail::tls_tid, std::memory_order_acq_rel) == kNativeIdWaited) {
-    pl::unpark_all(&native_id_);
-  }
+  detail::tls_tid = detail::fast_tid(pthread_self());
+  if (detail::tls_tid <= 0) detail::tls_tid = detail::sys_gettid();
+  // As start() does (same values), so whichever gets there first publishes.
+  ident_.store(get_ident(), std::memory_order_release);
+  publish_native_id(detail::tls_tid);
   // Alive from just before run(), even if start() has not got that far yet
   // (start() lists it as active; until then it is enumerated from limbo).
   std::uint32_t starting = kStarting;
@@ -514,6 +537,12 @@ void Thread::bootstrap_inner() {
     // C++ type (catching abi::__forced_unwind& by name trips UBSan): let it go.
     if (abi::__cxa_current_exception_type() == nullptr) throw;
     ThreadAccess::report(self);
+  }
+}
+
+void Thread::publish_native_id(native_id_t id) noexcept {
+  if (native_id_.exchange(id, std::memory_order_acq_rel) == kNativeIdWaited) {
+    pl::unpark_all(&native_id_);
   }
 }
 
@@ -638,8 +667,9 @@ std::optional<native_id_t> Thread::native_id() const noexcept {
   if (id > 0) [[likely]] {
     return id;
   }
-  // A started thread publishes its kernel id first thing; start() does not
-  // wait for that, so whoever asks before then waits here (rarely sleeping).
+  // start() publishes the kernel id when it can read it without waiting (see
+  // fast_tid); else the new thread does, first thing, and whoever asks
+  // before then waits here.
   // (Once ident() has a value, so does native_id(), even inside start().)
   if (kind_ != Kind::kNormal || ident_.load(std::memory_order_acquire) == 0 ||
       fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) {

@@ -187,6 +187,7 @@ class Thread : public std::enable_shared_from_this<Thread> {
   static void* bootstrap(void* self);  // not noexcept: pthread_exit unwinds through it
   void bootstrap_inner();
   bool is_current() const noexcept;
+  void publish_native_id(native_id_t id) noexcept;
   pthread_t handle() const noexcept {
     return static_cast<pthread_t>(ident_.load(std::memory_order_acquire));
   }
