@@ -10,7 +10,9 @@ jobs=$(nproc)
 configs=("${@:-plain thread address}")
 read -r -a configs <<<"${configs[*]}"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1"
+# LeakSanitizer is on by default; programs that fork may turn it off for the
+# child through __asan_default_options, which an ASAN_OPTIONS key would override.
+export ASAN_OPTIONS="halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 for cfg in "${configs[@]}"; do
   dir=build-test-$cfg
