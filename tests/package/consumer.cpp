@@ -1,7 +1,6 @@
-#include <threading/threading.hpp>
-
 #include <cstdio>
 #include <mutex>
+#include <threading/threading.hpp>
 
 int main() {
   threading::Lock lock;
