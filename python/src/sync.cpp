@@ -514,7 +514,14 @@ void init_sync(py::module_& m) {
       .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
       .def("notify", &PyCondition::notify, "n"_a = 1)
       .def("notify_all", &PyCondition::notify_all)
-      .def("notifyAll", &PyCondition::notify_all)
+      .def("notifyAll",
+           [](PyCondition& c) {
+             if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                              "notifyAll() is deprecated, use notify_all() instead", 1) < 0) {
+               throw py::error_already_set();
+             }
+             c.notify_all();
+           })
       .def("_is_owned", &PyCondition::is_owned)
       .def("_release_save", &PyCondition::release_save)
       .def("_acquire_restore", &PyCondition::acquire_restore)

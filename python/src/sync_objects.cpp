@@ -222,7 +222,14 @@ void init_sync_objects(py::module_& m) {
   py::class_<threading::Event>(m, "Event", "A flag that threads can wait for.")
       .def(py::init<>())
       .def("is_set", &threading::Event::is_set)
-      .def("isSet", &threading::Event::is_set)
+      .def("isSet",
+           [](threading::Event& e) {
+             if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                              "isSet() is deprecated, use is_set() instead", 1) < 0) {
+               throw py::error_already_set();
+             }
+             return e.is_set();
+           })
       .def("set", &threading::Event::set)
       .def("clear", &threading::Event::clear)
       .def("wait", &event_wait, "timeout"_a = py::none())

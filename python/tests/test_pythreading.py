@@ -353,6 +353,23 @@ class EventTests(unittest.TestCase):
         self.assertEqual(res, [True])
 
 
+class CamelCaseAliasTests(unittest.TestCase):
+    # ALIAS-06/07: the Python 2 names work and warn, as in CPython 3.10+.
+    def test_notifyAll_warns_and_notifies(self):
+        cond = pythreading.Condition()
+        with cond:
+            with self.assertWarnsRegex(DeprecationWarning, "notifyAll"):
+                cond.notifyAll()
+
+    def test_isSet_warns_and_reports(self):
+        event = pythreading.Event()
+        with self.assertWarnsRegex(DeprecationWarning, "isSet"):
+            self.assertFalse(event.isSet())
+        event.set()
+        with self.assertWarns(DeprecationWarning):
+            self.assertTrue(event.isSet())
+
+
 class GilAndSignalTests(unittest.TestCase):
     def test_gil_released_while_blocked(self):
         lock = pythreading.Lock()
