@@ -611,7 +611,10 @@ TEST(Barrier, AbortResetStorm) {
         }
       }
     });
-    for (int i = 0; i < kStorms; ++i) {
+    workers.wait_started();
+    // At least kStorms rounds, and until the workers have been through the
+    // barrier at all (a fast storm can otherwise end before they arrive).
+    for (int i = 0; i < kStorms || passed.load() + broke.load() == 0; ++i) {
       if (i % 3 == 0) {
         barrier.abort();
       }
