@@ -32,6 +32,24 @@ Barrier::Barrier(std::size_t parties, std::function<void()> action, Timeout time
   if (parties == 0) throw ValueError("parties must be > 0");
 }
 
+enum class Barrier::Late : std::uint8_t { kTripped, kBroken, kBreaker, kActionRunning };
+
+Barrier::Late Barrier::settle_timed_out(std::uint64_t gen) noexcept {
+  std::uint64_t v = word_.load(kAcquire);
+  for (;;) {
+    if (gen_of(v) != gen) return Late::kTripped;
+    if ((v & kBroken) != 0) return Late::kBroken;
+    if (tripping(v)) {
+      out_.fetch_add(1, kRelaxed);  // the action is running: wait for its outcome
+      return Late::kActionRunning;
+    }
+    if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
+      out_.fetch_add(1, kRelaxed);  // until it has woken the others
+      return Late::kBreaker;
+    }
+  }
+}
+
 std::size_t Barrier::wait(Timeout timeout) {
   if (timeout.is_none()) timeout = timeout_;
   const bool timed = !timeout.is_none() && !std::isnan(timeout.seconds());  // NaN: no limit
@@ -59,7 +77,6 @@ std::size_t Barrier::wait(Timeout timeout) {
     Arrival arrival = Arrival::kBroken;
     std::uint64_t seen = 0;  // the word just before this thread was counted
     // What a timed-out waiter found under the bucket lock.
-    enum class Late : std::uint8_t { kTripped, kBroken, kBreaker, kActionRunning };
     Late late = Late::kBroken;
 
     std::optional<detail::Deadline> deadline;
@@ -106,28 +123,7 @@ std::size_t Barrier::wait(Timeout timeout) {
           // a generation dequeues its waiters under this lock, so this
           // thread's generation has not ended, unless broken by another
           // timed-out waiter that has yet to wake the rest.
-          std::uint64_t v = word_.load(kAcquire);
-          for (;;) {
-            if (gen_of(v) != gen_of(seen)) {
-              late = Late::kTripped;  // (cannot happen; see above)
-              return;
-            }
-            if ((v & kBroken) != 0) {
-              late = Late::kBroken;
-              return;
-            }
-            if (tripping(v)) {
-              // The action is running: wait for its outcome, without a limit.
-              out_.fetch_add(1, kRelaxed);
-              late = Late::kActionRunning;
-              return;
-            }
-            if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
-              out_.fetch_add(1, kRelaxed);
-              late = Late::kBreaker;
-              return;
-            }
-          }
+          late = settle_timed_out(gen_of(seen));  // never kTripped here (see above)
         },
         pl::kDefaultToken, deadline ? &*deadline : nullptr);
 
@@ -181,7 +177,6 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
   for (;;) {
     enum class Seen : std::uint8_t { kPending, kTripped, kBroken };
     Seen seen = Seen::kPending;
-    enum class Late : std::uint8_t { kTripped, kBroken, kBreaker, kActionRunning };
     Late late = Late::kBroken;
     pl::ParkResult r = pl::park(
         &word_,
@@ -198,31 +193,8 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
           }
           return true;  // back on the queue, still in its generation
         },
-        [] {},
-        [&](const void*, bool) {
-          std::uint64_t v = word_.load(kAcquire);
-          for (;;) {
-            if (gen_of(v) != gen) {
-              late = Late::kTripped;
-              return;
-            }
-            if ((v & kBroken) != 0) {
-              late = Late::kBroken;
-              return;
-            }
-            if (tripping(v)) {
-              out_.fetch_add(1, kRelaxed);
-              late = Late::kActionRunning;
-              return;
-            }
-            if (word_.compare_exchange_weak(v, (v & ~kCountMask) | kBroken, kAcqRel, kAcquire)) {
-              out_.fetch_add(1, kRelaxed);
-              late = Late::kBreaker;
-              return;
-            }
-          }
-        },
-        pl::kDefaultToken, deadline);
+        [] {}, [&](const void*, bool) { late = settle_timed_out(gen); }, pl::kDefaultToken,
+        deadline);
     switch (r.status) {
       case pl::ParkStatus::kInvalid:
         if (seen == Seen::kTripped) return index;

@@ -124,6 +124,10 @@ class Barrier {
   void wake_after_break();
   // Parks until the action of the generation in `seen` has finished.
   void wait_for_action(std::uint64_t seen);
+  // How a waiter of generation `gen` whose deadline passed leaves: run under
+  // the bucket lock once it is off the queue; may break the barrier.
+  enum class Late : std::uint8_t;
+  Late settle_timed_out(std::uint64_t gen) noexcept;
 
   std::function<void()> action_;
   Timeout timeout_;
