@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "threading/thread.hpp"
+
 namespace test_support {
 
 using Clock = std::chrono::steady_clock;
@@ -80,4 +82,16 @@ inline constexpr int kStressDivisor = 5;
 #else
 inline constexpr int kStressDivisor = 1;
 #endif
+}  // namespace test_support
+
+namespace test_support {
+// Installs a threading::excepthook for the scope of a test.
+class HookGuard {
+ public:
+  explicit HookGuard(threading::ExceptHook h) : old_(threading::excepthook(std::move(h))) {}
+  ~HookGuard() { threading::excepthook(std::move(old_)); }
+
+ private:
+  threading::ExceptHook old_;
+};
 }  // namespace test_support

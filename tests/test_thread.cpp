@@ -41,16 +41,6 @@ int name_number(const std::string& name) {
   return std::stoi(name.substr(dash + 1));
 }
 
-// Installs an excepthook for the scope of a test.
-class HookGuard {
- public:
-  explicit HookGuard(threading::ExceptHook h) : old_(threading::excepthook(std::move(h))) {}
-  ~HookGuard() { threading::excepthook(std::move(old_)); }
-
- private:
-  threading::ExceptHook old_;
-};
-
 }  // namespace
 
 TEST(Thread, TargetWithArguments) {

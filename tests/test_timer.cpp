@@ -21,17 +21,6 @@ using threading::Thread;
 using threading::Timer;
 using namespace test_support;
 
-namespace {
-class HookGuard {
- public:
-  explicit HookGuard(threading::ExceptHook h) : old_(threading::excepthook(std::move(h))) {}
-  ~HookGuard() { threading::excepthook(std::move(old_)); }
-
- private:
-  threading::ExceptHook old_;
-};
-}  // namespace
-
 TEST(Timer, FiresAfterIntervalWithArguments) {
   std::string got;
   auto start = Clock::now();
