@@ -21,6 +21,23 @@ inline T* self_value(PyObject* self) {
   return &py::handle(self).cast<T&>();
 }
 
+// Sets Python's error for one of pythreading's C++ exceptions (the same type
+// CPython raises); false for any other exception.
+inline bool set_library_error(const std::exception& e) {
+  if (dynamic_cast<const threading::BrokenBarrierError*>(&e) != nullptr) {
+    PyErr_SetNone(g_broken_barrier_error);
+  } else if (dynamic_cast<const threading::RuntimeError*>(&e) != nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  } else if (dynamic_cast<const threading::ValueError*>(&e) != nullptr) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } else if (dynamic_cast<const threading::OverflowError*>(&e) != nullptr) {
+    PyErr_SetString(PyExc_OverflowError, e.what());
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Sets the Python error for the exception being handled; returns nullptr.
 inline PyObject* raise_current() {
   try {
@@ -29,18 +46,10 @@ inline PyObject* raise_current() {
     e.restore();
   } catch (const py::builtin_exception& e) {
     e.set_error();
-  } catch (const threading::BrokenBarrierError&) {
-    PyErr_SetNone(g_broken_barrier_error);
-  } catch (const threading::RuntimeError& e) {
-    PyErr_SetString(PyExc_RuntimeError, e.what());
-  } catch (const threading::ValueError& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
-  } catch (const threading::OverflowError& e) {
-    PyErr_SetString(PyExc_OverflowError, e.what());
   } catch (const std::bad_alloc&) {
     PyErr_NoMemory();
   } catch (const std::exception& e) {
-    PyErr_SetString(PyExc_SystemError, e.what());
+    if (!set_library_error(e)) PyErr_SetString(PyExc_SystemError, e.what());
   }
   return nullptr;
 }

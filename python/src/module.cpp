@@ -4,6 +4,7 @@
 #include <threading/timeout.hpp>
 
 #include "common.hpp"
+#include "fastcall.hpp"
 
 namespace pythreading_py {
 
@@ -40,14 +41,8 @@ PYBIND11_MODULE(pythreading, m) {
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const threading::BrokenBarrierError&) {
-      PyErr_SetNone(g_broken_barrier_error);
-    } catch (const threading::RuntimeError& e) {
-      PyErr_SetString(PyExc_RuntimeError, e.what());
-    } catch (const threading::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const threading::OverflowError& e) {
-      PyErr_SetString(PyExc_OverflowError, e.what());
+    } catch (const std::exception& e) {
+      if (!set_library_error(e)) throw;  // not ours: pybind11's own translation
     }
   });
 
