@@ -50,6 +50,21 @@ Barrier::Late Barrier::settle_timed_out(std::uint64_t gen) noexcept {
   }
 }
 
+bool Barrier::finish_timed_out(Late late) {
+  switch (late) {
+    case Late::kTripped:
+      return true;
+    case Late::kBroken:
+      throw BrokenBarrierError();
+    case Late::kBreaker:
+      wake_after_break();
+      throw BrokenBarrierError();
+    case Late::kActionRunning:
+      break;
+  }
+  return false;
+}
+
 std::size_t Barrier::wait(Timeout timeout) {
   if (timeout.is_none()) timeout = timeout_;
   const bool timed = !timeout.is_none() && !std::isnan(timeout.seconds());  // NaN: no limit
@@ -134,18 +149,8 @@ std::size_t Barrier::wait(Timeout timeout) {
         if (r.token == kBrokeIt) throw BrokenBarrierError();
         return await(gen_of(seen), index, deadline ? &*deadline : nullptr);  // kRetry
       case pl::ParkStatus::kTimedOut:
-        switch (late) {
-          case Late::kTripped:
-            return index;
-          case Late::kBroken:
-            throw BrokenBarrierError();
-          case Late::kBreaker:
-            wake_after_break();
-            throw BrokenBarrierError();
-          case Late::kActionRunning:
-            return await(gen_of(seen), index, nullptr);
-        }
-        break;
+        if (finish_timed_out(late)) return index;
+        return await(gen_of(seen), index, nullptr);  // the action's outcome, without a limit
       case pl::ParkStatus::kInvalid:
         switch (arrival) {
           case Arrival::kLast:
@@ -204,19 +209,9 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
         if (r.token == kBrokeIt) throw BrokenBarrierError();
         continue;  // kRetry: counted in out_ again
       case pl::ParkStatus::kTimedOut:
-        switch (late) {
-          case Late::kTripped:
-            return index;
-          case Late::kBroken:
-            throw BrokenBarrierError();
-          case Late::kBreaker:
-            wake_after_break();
-            throw BrokenBarrierError();
-          case Late::kActionRunning:
-            deadline = nullptr;
-            continue;
-        }
-        break;
+        if (finish_timed_out(late)) return index;
+        deadline = nullptr;  // the action's outcome, without a limit
+        continue;
     }
   }
 }

@@ -128,6 +128,10 @@ class Barrier {
   // the bucket lock once it is off the queue; may break the barrier.
   enum class Late : std::uint8_t;
   Late settle_timed_out(std::uint64_t gen) noexcept;
+  // Acts on settle_timed_out()'s verdict: true if the generation tripped
+  // (return the index), BrokenBarrierError if it broke, false if the action
+  // is still running and its outcome must be awaited without a limit.
+  bool finish_timed_out(Late late);
 
   std::function<void()> action_;
   Timeout timeout_;
