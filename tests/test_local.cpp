@@ -6,14 +6,18 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "programs/child.hpp"
 #include "support.hpp"
 #include "threading/event.hpp"
 #include "threading/local.hpp"
@@ -260,4 +264,51 @@ TEST_F(LocalTest, GetIfPresentNeverBuilds) {
     EXPECT_EQ(data.get(), 7);
     EXPECT_NE(data.get_if_present(), seen);
   }).join();
+}
+
+// Scenarios that hang, crash or abort when they fail run in a child process
+// (tests/programs/local_scenarios.cpp), each under a watchdog.
+namespace {
+ChildResult run_scenario(const std::string& mode) {
+  return run_child(std::string(PYTHREADING_PROGRAMS_DIR) + "/prog_local_scenarios", {mode});
+}
+}  // namespace
+
+TEST(LocalScenario, DestructorsThatNeverSettleAtThreadExit) {
+  // Issue 8 defect 3: values made at exit beyond the last destructor round
+  // left the thread's record linked in memory that the next thread on the
+  // same stack reused; ~local then looped forever.
+  ChildResult r = run_scenario("never-settle");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST(LocalScenario, ForkWithVanishedThreadsThatHadValues) {
+  // Issue 8 defect 9a: the child crashed in install()/~local on the records
+  // of the parent's threads once their stacks were unmapped.
+  ChildResult r = run_scenario("fork-vanished");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "child ok\nok\n");
+}
+
+TEST(LocalScenario, ForkWhileThreadsWithValuesComeAndGo) {
+  ChildResult r = run_scenario("fork-churn");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST(LocalScenario, ValueOwningAnotherLocalTheThreadUsed) {
+  // Issue 8 defect 9b: ~local waited for its own thread's exit, so join hung.
+  ChildResult r = run_scenario("nested");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
+TEST(LocalScenario, KeyCreationFailureIsFatalAndNamed) {
+  // Issue 8 defect 6: pthread_key_create's result was ignored.
+  ChildResult r = run_scenario("key-exhausted");
+  EXPECT_EQ(r.status, 128 + SIGABRT) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("pthread_key_create"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::strerror(EAGAIN)), std::string::npos) << r.err;
 }
