@@ -11,18 +11,40 @@
 //     __init__ re-run per thread). If that constructor throws, the access
 //     throws and the next access tries again. Threads that never touch it
 //     never build one.
-//   * A thread's T is destroyed, by that thread, when it exits (after its
-//     C++ thread_local objects, from a pthread key destructor; a T whose
-//     destructor touches a local is handled, up to PTHREAD_DESTRUCTOR_ITERATIONS
-//     rounds). Every remaining T is destroyed when the local is: the
-//     destructor destroys the other threads' values itself and waits for
-//     values their exiting threads are destroying at that moment. Nothing
-//     leaks either way.
+//   * Thread exit: a thread's values are destroyed, by that thread, when it
+//     exits (after its C++ thread_local objects, from a pthread key
+//     destructor), one at a time, so a T's destructor may use or create
+//     values of any local, which are destroyed in turn. A thread whose
+//     destructors keep creating values for more than
+//     PTHREAD_DESTRUCTOR_ITERATIONS passes (or create them after the OS's
+//     last destructor round) still exits; the values it still holds are left
+//     to their locals, which destroy them when they die (never, if they live
+//     forever). The registry never keeps a pointer into a thread's stack or
+//     TLS, so nothing an exited thread leaves behind can be corrupted or
+//     reused.
+//   * Destroying the local: ~local destroys every other thread's value
+//     itself, in the calling thread, even while those threads still run (they
+//     must not use this local any more, as for any object being destroyed),
+//     and waits for any value an exiting thread is destroying at that moment.
+//     Nothing leaks.
+//   * Nesting: a T's destructor may destroy other locals, including ones the
+//     same thread has values in (Python's `tl.inner = local()`): at thread
+//     exit, whichever of the two values goes first, neither is waited for by
+//     its own thread. At thread exit a value may even destroy the local it
+//     belongs to. get() while the local is being destroyed, or from a T's
+//     constructor for the same local, is undefined.
+//   * fork(): in the child only the forking thread's values remain reachable.
+//     The other threads' values are leaked, never destroyed: their owners
+//     vanished, perhaps in the middle of using them (a C++ child cannot know
+//     their state; CPython's child does run their finalisers). Every local
+//     works in the child, in any thread.
 //   * The main thread's values are not destroyed at process exit (threads do
 //     not "exit" then), so they stay usable from destructors run at exit.
-//   * get() while the local is being destroyed, or from a T's constructor for
-//     the same local, is undefined.
 //   * Works in any thread: main, Thread, or foreign (no dummy is made).
+//   * If the OS refuses the registry's pthread key or fork handlers, the
+//     process stops with a fatal error naming the call and errno (as
+//     CPython's Py_FatalError); a thread whose first value cannot be
+//     registered for exit (pthread_setspecific: ENOMEM) gets std::bad_alloc.
 //
 // Cost: get() on a thread that already has its value is a TLS load, a bounds
 // check and an indexed load (about a nanosecond; see the README). Ids are
@@ -37,13 +59,15 @@
 namespace threading {
 namespace detail {
 
+struct LocalRecord;  // a thread's entry in the registry, on the heap (src/local.cpp)
+
 // One per thread, in static TLS (constant-initialised, trivially destructible).
+// Only its own thread reads or writes it: a copy of its record's slot array
+// for get()'s fast path. The registry never points here.
 struct LocalSlots {
-  void** slots;
-  std::size_t capacity;
-  LocalSlots* prev;  // the list of threads holding values, under the registry lock
-  LocalSlots* next;
-  bool registered;
+  void** slots;          // == record->slots
+  std::size_t capacity;  // == record->capacity
+  LocalRecord* record;   // null before the thread's first value and after its exit cleanup
 };
 extern constinit thread_local LocalSlots tls_local_slots;
 

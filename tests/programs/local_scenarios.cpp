@@ -213,10 +213,12 @@ int fork_vanished() {
     }
     // The vanished threads' values are left alone (their owners may have been
     // in the middle of using them): destroying the locals must not touch them.
+    CHECK((*loc2)->value == 2);  // made here: the main thread had none in loc2
+    CHECK(g_live.load() == parent_live + 1);
     loc2.reset();
-    CHECK(g_live.load() == parent_live - 1);
+    CHECK(g_live.load() == parent_live);
     loc.reset();
-    CHECK(g_live.load() == parent_live - 2);
+    CHECK(g_live.load() == parent_live - 1);
     say("child ok");
   });
   go.set();
