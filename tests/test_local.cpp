@@ -304,6 +304,14 @@ TEST(LocalScenario, ValueOwningAnotherLocalTheThreadUsed) {
   EXPECT_EQ(r.out, "ok\n");
 }
 
+TEST(LocalScenario, ValuesMadeAfterTheLastDestructorRound) {
+  // A value made by another key's destructor after the registry's last
+  // round: the record used to stay linked in the dead thread's TLS.
+  ChildResult r = run_scenario("late-key");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ok\n");
+}
+
 TEST(LocalScenario, KeyCreationFailureIsFatalAndNamed) {
   // Issue 8 defect 6: pthread_key_create's result was ignored.
   ChildResult r = run_scenario("key-exhausted");

@@ -1,9 +1,10 @@
 // threading::local<T> — Python's threading.local: one T per thread.
 //
-//   Python                                  C++
-//   data = threading.local()                threading::local<Data> data;       // or
-//   local<Data>(args...) data.x = 1 (in this thread only)        data->x = 1;  data.get().x = 1;
-//   (*data).x = 1;
+// clang-format off
+//   Python                               C++
+//   data = threading.local()             threading::local<Data> data;  // or data(args...)
+//   data.x = 1  (in this thread only)    data->x = 1;  data.get().x = 1;  (*data).x = 1;
+// clang-format on
 //
 // Contract:
 //   * Each thread that touches the object gets its own T, built on its first

@@ -344,6 +344,53 @@ int nested() {
   return 0;
 }
 
+// ---- late-key: another key's destructor uses a local in every round ----
+// glibc runs key destructors in rounds, in key order, at most
+// PTHREAD_DESTRUCTOR_ITERATIONS of them. This key (made after the registry's)
+// re-arms itself and makes a value after the registry's destructor in every
+// round, the last one included: that value outlives the thread's cleanup.
+pthread_key_t g_late_key;
+local<Counted>* g_late_local = nullptr;
+
+void late_key_destructor(void* p) {
+  (*g_late_local)->value++;
+  pthread_setspecific(g_late_key, p);
+}
+
+int late_key() {
+  auto loc = std::make_unique<local<Counted>>(1);
+  g_late_local = loc.get();
+  (void)loc->get();  // the registry's key exists before ours
+  CHECK(pthread_key_create(&g_late_key, &late_key_destructor) == 0);
+  for (int round = 0; round < 3; ++round) {
+    run_thread([] {
+      (void)g_late_local->get();
+      CHECK(pthread_setspecific(g_late_key, g_late_local) == 0);
+    });
+    CHECK(g_live.load() == 2 + round);  // main's, and one left by each such thread
+    // The next thread typically reuses that thread's stack and TLS.
+    Event used, go;
+    auto t = std::make_shared<Thread>([&] {
+      (void)loc->get();
+      used.set();
+      go.wait();
+    });
+    t->start();
+    used.wait();
+    {
+      local<int> probe(1);  // walks every thread's record
+      CHECK(*probe == 1);
+    }
+    go.set();
+    t->join();
+  }
+  CHECK(g_live.load() == 4);
+  loc.reset();  // destroys the values left behind too
+  CHECK(g_live.load() == 0);
+  say("ok");
+  return 0;
+}
+
 // ---- key-exhausted: pthread_key_create fails: a clear fatal error ----
 int key_exhausted() {
   pthread_key_t k;
@@ -367,6 +414,7 @@ int main(int argc, char** argv) {
   if (mode == "fork-vanished") return fork_vanished();
   if (mode == "fork-churn") return fork_churn();
   if (mode == "nested") return nested();
+  if (mode == "late-key") return late_key();
   if (mode == "key-exhausted") return key_exhausted();
   std::fprintf(stderr, "unknown mode '%s'\n", mode.c_str());
   return 2;
