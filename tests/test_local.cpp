@@ -307,6 +307,11 @@ TEST(LocalScenario, ValueOwningAnotherLocalTheThreadUsed) {
 TEST(LocalScenario, ValuesMadeAfterTheLastDestructorRound) {
   // A value made by another key's destructor after the registry's last
   // round: the record used to stay linked in the dead thread's TLS.
+#if defined(__SANITIZE_THREAD__)
+  // TSan tears down a thread's state in that same last round (its own key
+  // destructor), so instrumented code run after it there crashes.
+  GTEST_SKIP() << "instrumented code cannot run in the last key-destructor round under TSan";
+#endif
   ChildResult r = run_scenario("late-key");
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "ok\n");
