@@ -236,6 +236,49 @@ TEST_F(LocalTest, ConcurrentChurnStress) {
   }
 }
 
+TEST_F(LocalTest, OversubscribedExitsRaceLocalDestruction) {
+  // 32 threads on 2 cores exit, destroying their values (half of them own a
+  // local of their own, which they also used), while the main thread destroys
+  // the locals they used: each destructor either takes a thread's value itself
+  // or waits for the exiting thread that is destroying it.
+  struct Holder {
+    std::unique_ptr<local<Tracked>> inner;
+  };
+  constexpr int kThreads = 32;
+  const int rounds = 20 / kStressDivisor;
+  for (int r = 0; r < rounds; ++r) {
+    auto a = std::make_unique<local<Tracked>>("a");
+    auto outer = std::make_unique<local<Holder>>();
+    Event go;
+    std::atomic<int> ready{0};
+    std::vector<std::shared_ptr<Thread>> ts;
+    for (int i = 0; i < kThreads; ++i) {
+      ts.push_back(spawn([&, i] {
+        (*a)->value = i;
+        if (i % 2 == 1) {
+          (*outer)->inner = std::make_unique<local<Tracked>>("inner");
+          (*outer)->inner->get().value = i;
+        }
+        ready++;
+        go.wait();
+      }));
+    }
+    ASSERT_TRUE(wait_until([&] { return ready.load() == kThreads; }));
+    EXPECT_EQ(g_live.load(), kThreads + kThreads / 2);
+    go.set();  // the threads exit now...
+    if (r % 2 == 0) {
+      a.reset();  // ...while these run
+      outer.reset();
+    } else {
+      outer.reset();
+      a.reset();
+    }
+    EXPECT_EQ(g_live.load(), 0);  // every value is gone once the destructors return
+    for (auto& t : ts) t->join();
+    EXPECT_EQ(g_live.load(), 0);
+  }
+}
+
 TEST_F(LocalTest, GetCost) {
   // A measurement for the report (no assertion on speed).
   local<int> loc(0);
