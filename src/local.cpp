@@ -50,8 +50,13 @@ constinit thread_local LocalSlots tls_local_slots{nullptr, 0, nullptr};
 namespace {
 
 // Passes over an exiting thread's values (each pass destroys what it finds,
-// values made behind it wait for the next) before the rest are given up.
+// values made behind it wait for the next) before the rest are given up: as
+// many as the OS gives pthread key destructors.
+#ifdef PTHREAD_DESTRUCTOR_ITERATIONS
 constexpr int kExitPasses = PTHREAD_DESTRUCTOR_ITERATIONS;
+#else
+constexpr int kExitPasses = 4;  // POSIX's minimum
+#endif
 
 // Values a local's destructor takes per visit of the registry (on the stack:
 // a destructor has no way to report bad_alloc).
