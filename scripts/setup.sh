@@ -7,7 +7,8 @@
 #                               CPython's test package and venv for the Python
 #                               the module is built for, pkg-config, spin
 #                                                                 (scripts/test.sh)
-#   scripts/setup.sh python   + the Python module's build needs   (pip install .)
+#   scripts/setup.sh python   + the Python module's build needs and venv
+#                                                                 (pip install .)
 #   scripts/setup.sh bench    + Google Benchmark, Abseil, Boost, gnuplot
 #                                                                 (scripts/bench.sh)
 # Several purposes may be given at once. Runs apt-get directly as root, through
@@ -30,12 +31,12 @@ pkgs_bench=(libbenchmark-dev libabsl-dev libboost-thread-dev gnuplot-nox python3
 usage() { echo "usage: scripts/setup.sh demo|test|python|bench ..." >&2; exit 2; }
 (($#)) || usage
 wanted=("${pkgs_demo[@]}")
-python_extras=0
+py_needs=() # of the module's Python: testsuite (CPython's test package), venv
 for purpose in "$@"; do
   case $purpose in
     demo) ;;
-    test) wanted+=("${pkgs_test[@]}"); python_extras=1 ;;
-    python) wanted+=("${pkgs_python[@]}") ;;
+    test) wanted+=("${pkgs_test[@]}"); py_needs+=(testsuite venv) ;;
+    python) wanted+=("${pkgs_python[@]}"); py_needs+=(venv) ;;
     bench) wanted+=("${pkgs_bench[@]}") ;;
     *) usage ;;
   esac
@@ -74,18 +75,23 @@ install() {
 install "${wanted[@]}"
 
 # CPython's own test package (test.lock_tests, test.test_threading_local) and
-# venv (the pip install test) for the interpreter the module is built for: the
-# `python3` first on PATH, as python/CMakeLists.txt picks it. Debian splits
-# both out of its system Python; pyenv and self-built Pythons have them.
-((python_extras)) || exit 0
+# venv (`pip install .` into a virtual environment) for the interpreter the
+# module is built for: the `python3` first on PATH, as python/CMakeLists.txt
+# picks it. Debian splits both out of its system Python (libpython3.X-testsuite,
+# python3.X-venv); pyenv and self-built Pythons have them.
+((${#py_needs[@]})) || exit 0
 if ! py=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null); then
   [ "${SETUP_DRY_RUN:-0}" = 1 ] && { echo "setup: would then add CPython's test package and venv"; exit 0; }
   echo "setup: no python3 on PATH" >&2
   exit 1
 fi
 needs=()
-"$py" -c 'import test.lock_tests, test.test_threading_local' 2>/dev/null || needs+=(testsuite)
-"$py" -c 'import ensurepip' 2>/dev/null || needs+=(venv)
+for n in "${py_needs[@]}"; do
+  case $n in
+    testsuite) "$py" -c 'import test.lock_tests, test.test_threading_local' 2>/dev/null || needs+=(testsuite) ;;
+    venv) "$py" -c 'import ensurepip' 2>/dev/null || needs+=(venv) ;;
+  esac
+done
 ((${#needs[@]})) || exit 0
 ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 if dpkg -S "$(readlink -f "$py")" >/dev/null 2>&1; then
@@ -99,7 +105,8 @@ if dpkg -S "$(readlink -f "$py")" >/dev/null 2>&1; then
   install "${extra[@]}"
 else
   echo "setup: $py (Python $ver, not Debian's) lacks: ${needs[*]}" >&2
-  echo "setup: the Python tests need CPython's 'test' package and 'ensurepip';" \
-       "rebuild that Python with them or put another python3 first on PATH" >&2
+  echo "setup: the Python tests need CPython's 'test' package, and pip's virtual" \
+       "environments 'ensurepip'; rebuild that Python with them or put another" \
+       "python3 first on PATH" >&2
   exit 1
 fi
