@@ -7,7 +7,7 @@ module. build_wheel configures the project with CMake for the interpreter pip
 runs under (sys.executable), builds only the library and the module (no tests,
 examples or benchmarks) and packs the module into a wheel for that interpreter.
 
-config_settings (pip install . -C KEY=VALUE / --config-settings):
+config_settings (pip install . --config-settings KEY=VALUE; pip 23.1+: -C):
   build-dir=DIR   keep CMake's build directory there (default: a temporary one,
                   removed afterwards); reusing it makes the next build quick
   cmake-args=...  extra CMake arguments, split on spaces
