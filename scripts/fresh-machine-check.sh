@@ -173,10 +173,11 @@ step_python() {
   rm -rf "$root"/home/newcomer/pythreading/build*
   chroot "$root" chown -R newcomer: /home/newcomer/pythreading
   in_root python newcomer '
-rm -rf venv
-python3 -m venv venv
-venv/bin/pip install ./pythreading
-venv/bin/python -c "
+rm -rf ~/.venvs/pt
+cd pythreading
+python3 -m venv ~/.venvs/pt && ~/.venvs/pt/bin/pip install .
+cd
+~/.venvs/pt/bin/python -c "
 import pythreading as threading
 lock = threading.Lock(); ev = threading.Event(); out = []
 t = threading.Thread(target=lambda: (ev.wait(5.0), out.append(threading.current_thread().name)), name=\"w\")

@@ -14,7 +14,7 @@
 # one's result and wall time comes last, and the exit status is non-zero if
 # any failed. ccache is used when installed. JOBS=N overrides the parallelism.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 bash scripts/setup.sh test || exit 1
 jobs=${JOBS:-$(nproc)}
 configs=("$@")

@@ -37,7 +37,8 @@ cmake --build "$work/find_package" >/dev/null
 echo "find_package: $("$work/find_package/consumer")"
 
 pc=$(find "$prefix" -name pythreading.pc)
-export PKG_CONFIG_PATH=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")
+export PKG_CONFIG_PATH
 includedir=$(pkg-config --variable=includedir pythreading)
 if [ "$(realpath "$includedir")" != "$(realpath "$prefix")/include" ]; then
   echo "pkg-config: includedir is $includedir, not under $prefix ($pc):"; cat "$pc"; exit 1
