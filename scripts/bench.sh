@@ -18,6 +18,8 @@
 #          table.md,bench.png}
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Google Benchmark, Abseil, Boost.Thread and gnuplot (only the benchmarks need them).
+bash "$root/scripts/setup.sh" bench
 build=$root/build-bench
 out=$build/results
 REPS=${REPS:-5}
