@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds and runs every test three times: a normal optimised build, under
-# ThreadSanitizer, and under AddressSanitizer + UndefinedBehaviorSanitizer.
-#   scripts/test.sh            all three
+# Builds and runs every test four times: a normal optimised build, under
+# ThreadSanitizer, under AddressSanitizer + UndefinedBehaviorSanitizer, and a
+# normal build on the portable (non-futex) sleep path.
+#   scripts/test.sh            all four
 #   scripts/test.sh plain      only the normal build (quick)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 jobs=$(nproc)
-configs=("${@:-plain thread address}")
+configs=("${@:-plain thread address portable}")
 read -r -a configs <<<"${configs[*]}"
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 # LeakSanitizer is on by default; programs that fork may turn it off for the
@@ -20,7 +21,11 @@ for cfg in "${configs[@]}"; do
   extra=()
   # The Python module is tested in the plain build only: CPython itself is not
   # built with the sanitizers, so loading an instrumented module into it fails.
-  [ "$cfg" = plain ] || { san=$cfg; extra=(-DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF); }
+  case $cfg in
+    plain) ;;
+    portable) extra=(-DPYTHREADING_FUTEX=OFF -DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF) ;;
+    *) san=$cfg; extra=(-DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF) ;;
+  esac
   echo "=== $cfg build ($dir)"
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_SANITIZE="$san" "${extra[@]}" --no-warn-unused-cli >/dev/null
   cmake --build "$dir" -j "$jobs"

@@ -3,7 +3,16 @@
 #include <cerrno>
 #include <ctime>
 
+// CMake's PYTHREADING_FUTEX option decides; other builds default to the futex on Linux.
+#if !defined(PYTHREADING_USE_FUTEX)
 #if defined(__linux__)
+#define PYTHREADING_USE_FUTEX 1
+#else
+#define PYTHREADING_USE_FUTEX 0
+#endif
+#endif
+
+#if PYTHREADING_USE_FUTEX
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -13,7 +22,7 @@
 
 namespace threading::detail {
 
-#if defined(__linux__)
+#if PYTHREADING_USE_FUTEX
 
 bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
                 const Deadline* deadline) noexcept {
