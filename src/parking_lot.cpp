@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "fatal.hpp"
 #include "futex.hpp"
 #include "spin.hpp"
 
@@ -153,7 +154,9 @@ void spin_before_sleep(const std::atomic<std::uint32_t>& wake_flag) {
 
 struct ForkHandlerRegistration {
   ForkHandlerRegistration() {
-    pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); });
+    // Without it a fork child would inherit locked buckets and dead waiters.
+    int rc = pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); });
+    if (rc != 0) fatal_os_error("pthread_atfork", rc);
   }
 };
 ForkHandlerRegistration g_fork_handler;
@@ -301,6 +304,7 @@ std::size_t waiter_count(const void* key) {
 }
 
 void reinit_after_fork() noexcept {
+  futex_reinit_after_fork();
   for (Bucket& b : g_buckets) {
     b.lock.reset();
     b.head = nullptr;

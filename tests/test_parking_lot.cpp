@@ -1,13 +1,30 @@
 // The parking core on its own: park/unpark, validation, timeouts, the
 // timeout-vs-unpark race, requeue, FIFO order, and a lost-wake-up stress.
+// Also the OS wall beneath it (src/futex.*): sleeping across fork, a deadline
+// of TIMEOUT_MAX, and a futex the OS refuses.
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstddef>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "../src/futex.hpp"
 #include "support.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/lock.hpp"
 
 namespace pl = threading::detail::parking_lot;
 using threading::detail::Deadline;
@@ -203,3 +220,167 @@ TEST(ParkingLot, MillionHandoffsNoLostWakeup) {
   b.join();
   EXPECT_EQ(pl::waiter_count(&turn), 0u);
 }
+
+namespace {
+
+// The scheduler state of one of our threads: 'R' running, 'S' asleep in the
+// kernel, ... (the field after the command name in /proc/self/task/TID/stat).
+char thread_state(pid_t tid) {
+  std::ifstream f("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+pid_t my_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
+
+// Exit status of a child, or 128 + the signal that ended it.
+int wait_child(pid_t pid) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+#define CHILD_CHECK(cond)                                                           \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond); \
+      _exit(1);                                                                     \
+    }                                                                               \
+  } while (0)
+
+std::atomic<std::uint32_t> g_fork_word{0};
+
+}  // namespace
+
+// A thread of the parent is asleep on a word when the process forks; the
+// child then sleeps on and wakes that same word. The sleeper's OS state (on
+// the portable path: a condvar with a waiter that does not exist in the
+// child) must not make the child hang.
+TEST(ParkingLotFork, ChildSleepsAndWakesWhereParentSlept) {
+  namespace d = threading::detail;
+  g_fork_word.store(0);
+  std::atomic<pid_t> tid{0};
+  std::thread sleeper([&] {
+    tid = my_tid();
+    while (g_fork_word.load() == 0) d::futex_wait(&g_fork_word, 0, nullptr);
+  });
+  ASSERT_TRUE(wait_until([&] { return tid.load() != 0 && thread_state(tid.load()) == 'S'; }));
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);  // a hang ends as SIGALRM
+    // A wake-up with no sleeper of the child's own, then a timed sleep.
+    d::futex_wake(&g_fork_word, 1);
+    d::Deadline soon = d::Deadline::after(0.01);
+    while (d::futex_wait(&g_fork_word, 0, &soon)) {
+    }
+    CHILD_CHECK(soon.expired());
+#if !defined(__SANITIZE_THREAD__)  // TSan cannot start threads after a multi-threaded fork
+    // A sleeper of the child's own, woken by the child.
+    std::atomic<pid_t> child_tid{0};
+    std::thread child_sleeper([&] {
+      child_tid = my_tid();
+      while (g_fork_word.load() == 0) d::futex_wait(&g_fork_word, 0, nullptr);
+    });
+    CHILD_CHECK(
+        wait_until([&] { return child_tid.load() != 0 && thread_state(child_tid) == 'S'; }, 30s));
+    g_fork_word.store(1);
+    d::futex_wake(&g_fork_word, 1);
+    child_sleeper.join();
+#endif
+    _exit(0);
+  }
+  int status = wait_child(pid);
+  g_fork_word.store(1);
+  d::futex_wake(&g_fork_word, 1);
+  sleeper.join();
+  EXPECT_EQ(status, 0) << (status == 128 + SIGALRM ? "the child hung" : "the child failed");
+}
+
+// Lock.acquire(timeout=TIMEOUT_MAX) sleeps in the kernel like an untimed
+// acquire; it must not turn into a loop of instant time-outs.
+TEST(ParkingLot, TimeoutMaxSleeps) {
+  threading::Lock lock;
+  lock.acquire();
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    tid = my_tid();
+    got = lock.acquire(true, threading::TIMEOUT_MAX);
+    lock.release();
+  });
+  EXPECT_TRUE(wait_until([&] { return tid.load() != 0 && thread_state(tid.load()) == 'S'; }))
+      << "the waiter never went to sleep";
+  lock.release();
+  waiter.join();
+  EXPECT_TRUE(got.load());
+}
+
+// A futex the OS refuses (here a seccomp filter makes it fail with ENOSYS or
+// EPERM) is a fatal error that names the call and the errno: never a wait
+// that returns at once and spins.
+class FutexRefused : public ::testing::TestWithParam<int> {};
+
+namespace {
+// Installs a filter that fails every futex system call with `err`.
+bool refuse_futex(int err) {
+  sock_filter code[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+#if defined(__x86_64__)
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+#elif defined(__aarch64__)
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_AARCH64, 1, 0),
+#else
+#error "add this architecture's AUDIT_ARCH value"
+#endif
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_futex, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0;
+}
+}  // namespace
+
+TEST_P(FutexRefused, BlockingWaitIsFatal) {
+  int err = GetParam();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);  // a spin (or a hang) ends as SIGALRM
+    dup2(fds[1], 2);
+    close(fds[0]);
+    if (!refuse_futex(err)) _exit(3);
+    int key = 0;
+    pl::park(
+        &key, [] { return true; }, nullptr);  // nobody unparks: sleeps, or dies
+    _exit(4);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n > 0) out.append(buf, static_cast<size_t>(n));
+  }
+  close(fds[0]);
+  int status = wait_child(pid);
+  ASSERT_NE(status, 3) << "could not install the seccomp filter";
+  EXPECT_EQ(status, 128 + SIGABRT) << "stderr: " << out;
+  EXPECT_NE(out.find("futex"), std::string::npos) << out;
+#if PYTHREADING_USE_FUTEX
+  // Our own message names the errno (on the portable path glibc dies first,
+  // with its own message about the futex).
+  EXPECT_NE(out.find(err == ENOSYS ? "ENOSYS" : "EPERM"), std::string::npos) << out;
+#endif
+}
+
+INSTANTIATE_TEST_SUITE_P(Errno, FutexRefused, ::testing::Values(ENOSYS, EPERM),
+                         [](const auto& info) {
+                           return info.param == ENOSYS ? "ENOSYS" : "EPERM";
+                         });

@@ -100,7 +100,8 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
 std::size_t waiter_count(const void* key);
 
 // Called in the child after fork(): every other thread is gone, so every
-// queue is emptied and every bucket lock reset. Registered automatically.
+// queue is emptied, every bucket lock reset and the OS sleep state of the
+// parent's sleepers dropped. Allocates nothing. Registered automatically.
 void reinit_after_fork() noexcept;
 
 }  // namespace threading::detail::parking_lot
