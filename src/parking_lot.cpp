@@ -270,11 +270,17 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
     Waiter* next = cur->next;
     if (cur->key.load(std::memory_order_relaxed) == from) {
       if (result.unparked_threads + result.requeued_threads == max_count) break;
-      bf.unlink(prev, cur);
       if (op == RequeueOp::kUnparkOneRequeueRest && woken == nullptr) {
+        bf.unlink(prev, cur);
         woken = cur;
         result.unparked_threads = 1;
+      } else if (from == to) {
+        // Moving onto its own queue changes nothing: the waiter keeps its
+        // place (re-enqueueing it at the tail would meet it again, forever).
+        prev = cur;
+        ++result.requeued_threads;
       } else {
+        bf.unlink(prev, cur);
         cur->key.store(to, std::memory_order_release);
         bt.enqueue(cur);
         ++result.requeued_threads;

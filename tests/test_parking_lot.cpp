@@ -221,6 +221,52 @@ TEST(ParkingLot, MillionHandoffsNoLostWakeup) {
   EXPECT_EQ(pl::waiter_count(&turn), 0u);
 }
 
+// unpark_requeue onto its own key: the waiters stay where they are (a move
+// onto the same queue changes nothing) and the call returns.
+TEST(ParkingLot, RequeueOntoItselfIsANoOpMove) {
+  int key = 0;
+  constexpr int kN = 4;
+  std::atomic<int> order{0};
+  std::vector<int> woke_at(kN, -1);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kN; ++i) {
+    threads.emplace_back([&, i] {
+      pl::park(
+          &key, [] { return true; }, nullptr);
+      woke_at[i] = order.fetch_add(1);
+    });
+    ASSERT_TRUE(wait_until([&] { return pl::waiter_count(&key) == static_cast<size_t>(i + 1); }));
+  }
+  auto all = pl::unpark_requeue(
+      &key, &key, SIZE_MAX, [] { return pl::RequeueOp::kRequeueAll; },
+      [](pl::RequeueOp, pl::UnparkResult u) {
+        EXPECT_EQ(u.unparked_threads, 0u);
+        EXPECT_EQ(u.requeued_threads, static_cast<size_t>(kN));
+        return pl::Token{0};
+      });
+  EXPECT_EQ(all.unparked_threads, 0u);
+  EXPECT_EQ(all.requeued_threads, static_cast<size_t>(kN));
+  EXPECT_TRUE(all.have_more_threads);
+  EXPECT_EQ(pl::waiter_count(&key), static_cast<size_t>(kN));
+
+  auto one = pl::unpark_requeue(
+      &key, &key, SIZE_MAX, [] { return pl::RequeueOp::kUnparkOneRequeueRest; },
+      [](pl::RequeueOp, pl::UnparkResult) { return pl::Token{0}; });
+  EXPECT_EQ(one.unparked_threads, 1u);
+  EXPECT_EQ(one.requeued_threads, static_cast<size_t>(kN - 1));
+  ASSERT_TRUE(wait_until([&] { return order.load() == 1; }));
+  EXPECT_EQ(woke_at[0], 0);  // the oldest
+  // The others kept their FIFO order.
+  for (int i = 1; i < kN; ++i) {
+    EXPECT_EQ(pl::unpark_one(&key, [](pl::UnparkResult) { return pl::Token{0}; }).unparked_threads,
+              1u);
+    ASSERT_TRUE(wait_until([&] { return order.load() == i + 1; }));
+    EXPECT_EQ(woke_at[i], i);
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(pl::waiter_count(&key), 0u);
+}
+
 namespace {
 
 // The scheduler state of one of our threads: 'R' running, 'S' asleep in the
