@@ -427,6 +427,6 @@ TEST_P(FutexRefused, BlockingWaitIsFatal) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Errno, FutexRefused, ::testing::Values(ENOSYS, EPERM),
-                         [](const auto& info) {
-                           return info.param == ENOSYS ? "ENOSYS" : "EPERM";
+                         [](const auto& param_info) {
+                           return param_info.param == ENOSYS ? "ENOSYS" : "EPERM";
                          });
