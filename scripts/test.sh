@@ -5,8 +5,10 @@
 #            the installed-package consumers and `pip install .`
 #   thread   the C++ suite under ThreadSanitizer
 #   address  the C++ suite under AddressSanitizer + UndefinedBehaviorSanitizer
+#   portable the C++ suite on the portable sleep path (-DPYTHREADING_FUTEX=OFF:
+#            pthread mutex/condvar slots instead of the Linux futex)
 #
-#   scripts/test.sh                 plain thread address (the full test command; CI)
+#   scripts/test.sh                 plain thread address portable (the full test command; CI)
 #   scripts/test.sh plain           only the normal build (quick)
 #   scripts/test.sh thread address  any list of configurations
 #
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.." || exit 1
 bash scripts/setup.sh test || exit 1
 jobs=${JOBS:-$(nproc)}
 configs=("$@")
-((${#configs[@]})) || configs=(plain thread address)
+((${#configs[@]})) || configs=(plain thread address portable)
 
 # Options every configuration shares.
 common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo --no-warn-unused-cli)
@@ -28,12 +30,14 @@ command -v ccache >/dev/null && common+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 # build directory is brought back to what the name says).
 config_options() {
   case $1 in
-    plain) options=(-DPYTHREADING_SANITIZE= -DPYTHREADING_BUILD_PYTHON=ON -DPYTHREADING_BUILD_EXAMPLES=ON) ;;
+    plain) options=(-DPYTHREADING_SANITIZE= -DPYTHREADING_FUTEX=ON -DPYTHREADING_BUILD_PYTHON=ON -DPYTHREADING_BUILD_EXAMPLES=ON) ;;
     # The Python module is tested in the plain build only: CPython itself is
     # not built with the sanitizers, so an instrumented module cannot load.
     thread | address)
-      options=(-DPYTHREADING_SANITIZE="$1" -DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF) ;;
-    *) echo "test.sh: unknown configuration '$1' (plain, thread, address)" >&2; return 1 ;;
+      options=(-DPYTHREADING_SANITIZE="$1" -DPYTHREADING_FUTEX=ON -DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF) ;;
+    portable)
+      options=(-DPYTHREADING_SANITIZE= -DPYTHREADING_FUTEX=OFF -DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF) ;;
+    *) echo "test.sh: unknown configuration '$1' (plain, thread, address, portable)" >&2; return 1 ;;
   esac
 }
 

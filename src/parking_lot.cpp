@@ -4,6 +4,7 @@
 
 #include <atomic>
 
+#include "fatal.hpp"
 #include "futex.hpp"
 #include "spin.hpp"
 
@@ -153,7 +154,9 @@ void spin_before_sleep(const std::atomic<std::uint32_t>& wake_flag) {
 
 struct ForkHandlerRegistration {
   ForkHandlerRegistration() {
-    pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); });
+    // Without it a fork child would inherit locked buckets and dead waiters.
+    int rc = pthread_atfork(nullptr, nullptr, [] { reinit_after_fork(); });
+    if (rc != 0) fatal_os_error("pthread_atfork", rc);
   }
 };
 ForkHandlerRegistration g_fork_handler;
@@ -267,11 +270,17 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
     Waiter* next = cur->next;
     if (cur->key.load(std::memory_order_relaxed) == from) {
       if (result.unparked_threads + result.requeued_threads == max_count) break;
-      bf.unlink(prev, cur);
       if (op == RequeueOp::kUnparkOneRequeueRest && woken == nullptr) {
+        bf.unlink(prev, cur);
         woken = cur;
         result.unparked_threads = 1;
+      } else if (from == to) {
+        // Moving onto its own queue changes nothing: the waiter keeps its
+        // place (re-enqueueing it at the tail would meet it again, forever).
+        prev = cur;
+        ++result.requeued_threads;
       } else {
+        bf.unlink(prev, cur);
         cur->key.store(to, std::memory_order_release);
         bt.enqueue(cur);
         ++result.requeued_threads;
@@ -301,6 +310,7 @@ std::size_t waiter_count(const void* key) {
 }
 
 void reinit_after_fork() noexcept {
+  futex_reinit_after_fork();
   for (Bucket& b : g_buckets) {
     b.lock.reset();
     b.head = nullptr;

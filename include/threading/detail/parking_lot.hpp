@@ -91,7 +91,9 @@ enum class RequeueOp : std::uint8_t {
 // notified threads wait on the lock, not on the condition). `validate` and
 // `callback` run with both buckets locked; `callback`'s token goes to the
 // woken thread. A requeued waiter keeps its deadline; when it expires, the
-// `timed_out` callback it parked with is called with the new key.
+// `timed_out` callback it parked with is called with the new key. With
+// from == to the requeued waiters keep their places in the queue (and are
+// counted in requeued_threads): a move onto the same key changes nothing.
 UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_count,
                             FunctionRef<RequeueOp()> validate,
                             FunctionRef<Token(RequeueOp, UnparkResult)> callback);
@@ -100,7 +102,8 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
 std::size_t waiter_count(const void* key);
 
 // Called in the child after fork(): every other thread is gone, so every
-// queue is emptied and every bucket lock reset. Registered automatically.
+// queue is emptied, every bucket lock reset and the OS sleep state of the
+// parent's sleepers dropped. Allocates nothing. Registered automatically.
 void reinit_after_fork() noexcept;
 
 }  // namespace threading::detail::parking_lot
