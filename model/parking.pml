@@ -30,7 +30,6 @@
 bit gate = 0;
 byte g_given[3];      /* tokens handed out per token value (1, 2) */
 byte g_received[3];   /* tokens received per token value */
-hidden byte P_no_lost_wakeup = 1;
 
 inline park_validate(me, key, ok) { ok = (gate == 0) }
 inline park_enqueued(me, key) { skip }
@@ -77,8 +76,9 @@ proctype Unparker() {
 }
 
 init {
+  byte x;
   atomic {
-    q[0].w[0] = NIL; q[0].w[1] = NIL; wl[0].w[0] = NIL; wl[0].w[1] = NIL;
+    init_core(x);
     bucket_of[K] = 0;
     run Waiter(0, false);
     run Waiter(1, true);
@@ -86,5 +86,5 @@ init {
   };
   _nr_pr == 1;
   assert(P_token_exactly_once && g_given[1] == g_received[1] && g_given[2] == g_received[2]);
-  assert(P_no_lost_wakeup && q[0].qn == 0)
+  assert(P_final_state_clean && q[0].qn == 0)
 }

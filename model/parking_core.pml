@@ -69,6 +69,7 @@ WokenList wl[NU];
 bool g_pending[NT];
 byte g_token[NT];
 hidden byte P_token_exactly_once = 1;  /* names the assertions in pan's output */
+hidden byte P_final_state_clean = 1;
 
 /* Reachability probes: with -DPROBE_ID=n, reaching probe n is an assertion
  * failure, which shows that the race window it marks is really explored. */
@@ -78,28 +79,49 @@ hidden byte P_token_exactly_once = 1;  /* names the assertions in pan's output *
 hidden byte probe = PROBE_ID;
 #define PROBE(n) assert(probe != n)
 
+/* Empty queues and woken lists hold NIL. */
+inline init_core(x) {
+  x = 0;
+  do
+  :: x < NT * NB -> q[x / NT].w[x % NT] = NIL; x++
+  :: else -> break
+  od;
+  x = 0;
+  do
+  :: x < NT * NU -> wl[x / NT].w[x % NT] = NIL; x++
+  :: else -> break
+  od;
+  x = 0
+}
+
 inline lock_bucket(b) { atomic { !blk[b] -> blk[b] = true } }
 inline unlock_bucket(b) { blk[b] = false }
 
 /* futex_wait(&wake[me], kSleeping, deadline): false only when timed out. */
 inline futex_wait_flag(me, timed, fr, asleep) {
+  /* The early "deadline already passed" return is not modelled apart: it
+   * is the same as sleeping and timing out at once (or, if the flag has
+   * changed, as EAGAIN, after which the caller's loop ends just the same). */
+  atomic {
+    if
+    :: wake[me] != kSleeping -> fr = true; asleep = false   /* EAGAIN */
+    :: else -> infutex[me] = true; asleep = true
+    fi
+  };
   if
-  :: timed -> fr = false       /* deadline->ns <= now_ns(): returns before the syscall */
-  :: atomic {
-       if
-       :: wake[me] != kSleeping -> fr = true; asleep = false   /* EAGAIN */
-       :: else -> infutex[me] = true; asleep = true
-       fi
-     };
+  :: asleep ->
      if
-     :: asleep ->
-        if
-        :: atomic { !infutex[me] -> fr = true; PROBE(5) }              /* futex_wake */
-        :: atomic { timed -> infutex[me] = false; fr = false }         /* ETIMEDOUT */
-        :: atomic { spurious > 0 -> spurious--; infutex[me] = false; fr = true }  /* EINTR */
-        fi
-     :: else -> skip
+     :: atomic { !infutex[me] -> fr = true; PROBE(5) }              /* futex_wake */
+     :: atomic { timed -> infutex[me] = false; fr = false }         /* ETIMEDOUT */
+     :: atomic { spurious > 0 -> spurious--; infutex[me] = false; fr = true }  /* EINTR */
+#ifdef ABANDON_GUARD
+     /* Harness only: a thread that would rightly sleep forever once every
+      * other thread has finished (see the model) leaves, so that run ends
+      * in a valid end state; the guard holds in no other state. */
+     :: atomic { ABANDON_GUARD(me) -> infutex[me] = false; g_abandoned = true; goto abandoned }
+#endif
      fi
+  :: else -> skip
   fi;
   asleep = false
 }
@@ -147,7 +169,7 @@ inline lock_waiter_bucket(me, b, k) {
      lock_bucket(b);
      if
      :: wkey[me] == k -> break
-     :: else -> unlock_bucket(b)
+     :: else -> PROBE(9); unlock_bucket(b)
      fi
   od;
   k = 0
@@ -183,10 +205,7 @@ inline give_token(t, tok) {
 
 /* park() -> (st, tok). Scratch: b, ok, r, s, fr, asleep, i, j, k. */
 inline park(me, key, timed, st, tok, b, ok, r, s, fr, asleep, i, j, k) {
-  atomic {
-    wkey[me] = key; queued[me] = false; utoken[me] = 0; wake[me] = kAwake;
-    b = bucket_of[key]
-  };
+  b = bucket_of[key];
 #ifdef MUT_VALIDATE_OUTSIDE_LOCK
   /* MUTATION: validate runs before the bucket is locked. */
   park_validate(me, key, ok);
@@ -198,7 +217,11 @@ inline park(me, key, timed, st, tok, b, ok, r, s, fr, asleep, i, j, k) {
   if
   :: !ok -> PROBE(3); unlock_bucket(b); st = ST_INVALID; tok = 0
   :: else ->
-     d_step { q_enqueue(b, me); park_enqueued(me, key); unlock_bucket(b) };
+     /* A fresh Waiter record (no other thread sees it before it is queued). */
+     d_step {
+       wkey[me] = key; utoken[me] = 0; wake[me] = kAwake;
+       q_enqueue(b, me); park_enqueued(me, key); unlock_bucket(b)
+     };
      park_before_sleep(me, key);
      sleep_until_unparked(me, timed, r, s, fr, asleep);
      if
