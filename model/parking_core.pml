@@ -10,8 +10,8 @@
  * and, if it unparks with a callback or requeues, the hooks named where used.
  *
  * What is abstracted (README.md argues each one):
- *   - The bucket lock (WordLock) is an atomic test-and-set; wordlock.pml checks
- *     that WordLock is a mutex without lost wake-ups.
+ *   - The bucket lock (WordLock) is an atomic test-and-set: the core relies
+ *     only on its mutual exclusion, not on its internals.
  *   - Work done under a bucket lock on data only ever touched under that lock
  *     (the queue, `queued`, `key`, the tokens) is one atomic step; every access
  *     to an object's own atomic word stays a step of its own.

@@ -3,7 +3,7 @@
 # Python module need, skipping what is already there. Safe to run repeatedly.
 set -euo pipefail
 packages=(cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev
-          libabsl-dev libboost-thread-dev python3-dev pybind11-dev gnuplot-nox)
+          libabsl-dev libboost-thread-dev python3-dev pybind11-dev gnuplot-nox spin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
