@@ -136,6 +136,7 @@ class Semaphore {
   // Waits for a unit until `deadline` (nullptr = forever); true if taken.
   bool acquire_slow(const detail::Deadline* deadline);
   void release_slow(std::size_t n);
+  const char* release_error(std::uint64_t s, std::size_t n) const noexcept;
 
   std::atomic<std::uint64_t> state_{0};
 };
