@@ -40,12 +40,6 @@ bool Semaphore::acquire_with_timeout(bool blocking, const Timeout& timeout) {
   return acquire_slow(&deadline);
 }
 
-bool Semaphore::try_lock_ns(std::int64_t ns) {
-  if (ns <= 0) return false;
-  detail::Deadline deadline{detail::Deadline::now_ns() + ns};
-  return acquire_slow(&deadline);
-}
-
 bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
   detail::SpinWait spinner;
   for (;;) {
