@@ -311,3 +311,55 @@ TEST(Destruction, BarrierBrokenByTimeout) {
                });
   }
 }
+
+// The window of the timeout-breaker, opened wide on purpose. A waiter whose
+// timeout expires breaks the barrier; a "jammer" polls the barrier's word
+// under its parking-core bucket lock and, as soon as the word reads broken,
+// lets a new arrival in (it raises BrokenBarrierError and destroys the
+// barrier at once) while still holding that lock, so the breaker, if it
+// still has to take the lock to wake the others, does so only after the
+// barrier is gone. The breaker must not touch the barrier after the word
+// reads broken. (White box: the offset of the word is found by parking a
+// thread on it; bit 0 of the word is the broken flag.)
+TEST(Destruction, BarrierBreakerWhileArrivalThrows) {
+  namespace pl = threading::detail::parking_lot;
+  std::size_t offset = 0;
+  {
+    threading::Barrier probe(2);
+    std::thread t([&] { EXPECT_THROW(probe.wait(), threading::BrokenBarrierError); });
+    auto* base = reinterpret_cast<const char*>(&probe);
+    ASSERT_TRUE(wait_until([&] {
+      for (offset = 0; offset < sizeof probe; ++offset) {
+        if (pl::waiter_count(base + offset) != 0) return true;
+      }
+      return false;
+    }));
+    probe.abort();
+    t.join();
+  }
+  for (int i = 0; i < 500 / kStressDivisor; ++i) {
+    auto* b = new threading::Barrier(2);
+    auto* word = reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<char*>(b) + offset);
+    std::atomic<bool> go{false}, destroyed{false};
+    std::thread breaker([&] { EXPECT_THROW(b->wait(0.001), threading::BrokenBarrierError); });
+    std::thread jammer([&] {
+      bool seen = false;
+      while (!seen) {
+        pl::unpark_n(word, 0, [&](pl::UnparkResult) {
+          if ((word->load() & 1) != 0) {
+            seen = true;
+            go.store(true);
+            wait_until([&] { return destroyed.load(); });
+          }
+          return pl::kDefaultToken;
+        });
+      }
+    });
+    ASSERT_TRUE(wait_until([&] { return go.load(); }));
+    EXPECT_THROW(b->wait(), threading::BrokenBarrierError);
+    delete b;
+    destroyed.store(true);
+    jammer.join();
+    breaker.join();
+  }
+}
