@@ -26,6 +26,12 @@
 //     woken, so notify_all() causes no thundering herd: they wake one by one
 //     as the lock is released.
 //
+// Destruction is self-synchronising: once wait() has returned in thread A, A
+// may destroy the Condition (and, if it wants, the lock) even if the thread
+// that notified it has not yet returned from notify() or from the release of
+// the lock. notify() changes the Condition only under the lock, and the
+// lock's release is as safe as Lock's and RLock's.
+//
 // Size: 16 bytes plus the lock it uses (the default constructor allocates its
 // RLock on the heap).
 #pragma once

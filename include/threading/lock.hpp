@@ -28,6 +28,11 @@
 //
 // Destroying a Lock that is still held is fine (Python allows it); destroying
 // one while threads wait on it is undefined, as for any object.
+//
+// Destruction is self-synchronising (as POSIX promises for mutexes): once
+// acquire() has returned in thread A, A may destroy the Lock even if the
+// thread that released it has not yet returned from release(). The release
+// that lets a waiter go is its last access to the Lock's memory.
 #pragma once
 
 #include <atomic>

@@ -15,6 +15,10 @@
 // also on re-entry, as CPython's C RLock does. If the owning thread ends
 // while holding it, the RLock stays locked (as in Python).
 //
+// Destruction is self-synchronising: once acquire() has returned in thread
+// A, A may destroy the RLock even if the thread that released it has not yet
+// returned from release() (the inner Lock's release is its last access).
+//
 // Layout: the owner's thread id, a recursion count and a one-byte Lock —
 // 16 bytes against std::recursive_mutex's 40. The owner check is one relaxed
 // load; the count is touched only by the owner.

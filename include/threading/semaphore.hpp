@@ -32,6 +32,12 @@
 // at most kMaxValue (2^62 - 1); a larger initial value or a release past it
 // raises OverflowError("semaphore value too large").
 //
+// Destruction is self-synchronising (as POSIX promises for sem_t): once
+// acquire() has returned in thread A, A may destroy the semaphore even if
+// the thread that released it has not yet returned from release(). When
+// waiters may be parked, the units are published inside the parking core's
+// unpark callback, after which release() never touches the object again.
+//
 // Performance: 8 bytes. Uncontended acquire and release are one atomic
 // compare-and-swap each. Waiters are recorded by a "parked" bit in the state
 // word, never inferred from the counter, so a release cannot miss a sleeper.
