@@ -22,7 +22,7 @@ for cfg in "${configs[@]}"; do
   # built with the sanitizers, so loading an instrumented module into it fails.
   [ "$cfg" = plain ] || { san=$cfg; extra=(-DPYTHREADING_BUILD_PYTHON=OFF -DPYTHREADING_BUILD_EXAMPLES=OFF); }
   echo "=== $cfg build ($dir)"
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_SANITIZE="$san" "${extra[@]}" --no-warn-unused-cli >/dev/null
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_SANITIZE="$san" -DPYTHREADING_WERROR=ON "${extra[@]}" --no-warn-unused-cli >/dev/null
   cmake --build "$dir" -j "$jobs"
   ctest --test-dir "$dir" --output-on-failure -j "$jobs"
 done
