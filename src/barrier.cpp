@@ -96,8 +96,8 @@ std::size_t Barrier::wait(Timeout timeout) {
       continue;
     }
 
-    enum class Arrival : std::uint8_t { kCounted, kLast, kBroken, kBusy, kTooLarge, kBreak };
-    Arrival arrival = Arrival::kBroken;
+    enum class Arrival : std::uint8_t { kCounted, kLast, kFoundBroken, kBusy, kTooLarge, kBreak };
+    Arrival arrival = Arrival::kFoundBroken;
     std::uint64_t seen = 0;  // the word just before this thread was counted
     // What a timed-out waiter found under the bucket lock.
     Late late = Late::kBroken;
@@ -112,7 +112,7 @@ std::size_t Barrier::wait(Timeout timeout) {
           std::uint64_t v = word_.load(kAcquire);
           for (;;) {
             if ((v & kBroken) != 0) {
-              arrival = Arrival::kBroken;
+              arrival = Arrival::kFoundBroken;
               return false;
             }
             if (tripping(v)) {
@@ -163,7 +163,7 @@ std::size_t Barrier::wait(Timeout timeout) {
         switch (arrival) {
           case Arrival::kLast:
             return trip(seen);
-          case Arrival::kBroken:
+          case Arrival::kFoundBroken:
             throw BrokenBarrierError();
           case Arrival::kBusy:
             wait_for_action(seen);
@@ -186,7 +186,7 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
   // queue. Nobody ends a generation while out_ counts anyone but the ender,
   // so `gen` is still running: re-enqueue and wait for the outcome.
   for (;;) {
-    enum class Seen : std::uint8_t { kPending, kTripped, kBroken };
+    enum class Seen : std::uint8_t { kPending, kMovedOn, kSawBroken };
     Seen seen = Seen::kPending;
     Late late = Late::kBroken;
     pl::ParkResult r = pl::park(
@@ -195,11 +195,11 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
           std::uint64_t v = word_.load(kAcquire);
           out_.fetch_sub(1, kRelaxed);
           if (gen_of(v) != gen) {  // (not reached; kept for safety)
-            seen = Seen::kTripped;
+            seen = Seen::kMovedOn;
             return false;
           }
           if ((v & kBroken) != 0) {  // (likewise)
-            seen = Seen::kBroken;
+            seen = Seen::kSawBroken;
             return false;
           }
           return true;  // back on the queue, still in its generation
@@ -208,7 +208,7 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
         deadline);
     switch (r.status) {
       case pl::ParkStatus::kInvalid:
-        if (seen == Seen::kTripped) return index;
+        if (seen == Seen::kMovedOn) return index;
         throw BrokenBarrierError();
       case pl::ParkStatus::kUnparked:
         if (r.token == kTripped) return index;
