@@ -297,13 +297,18 @@ std::size_t Barrier::break_generation(std::uint64_t gen, std::size_t index) {
           return kRetry;
         }
         // Every other member is dequeued: break. Breaking empties the
-        // generation (n_waiting() reads 0). Acq_rel: publishes the outcome.
+        // generation (n_waiting() reads 0). This thread leaves out_ first: a
+        // new arrival reads the word without the bucket lock, so once it reads
+        // broken it may raise and destroy the barrier; the CAS is the last
+        // access. (out_ changes only under this lock: undone if the CAS fails.)
+        out_.store(0, kRelaxed);
         std::uint64_t next = (v & ~(kCountMask | kBreaking)) | kBroken;
+        // Acq_rel: publishes the outcome to every later reader of the word.
         if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) {
-          out_.fetch_sub(1, kRelaxed);
           outcome = Outcome::kBroke;
           return kBrokeIt;
         }
+        out_.store(1, kRelaxed);
       }
     });
     switch (outcome) {
