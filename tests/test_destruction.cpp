@@ -337,7 +337,7 @@ TEST(Destruction, BarrierBreakerWhileArrivalThrows) {
     probe.abort();
     t.join();
   }
-  for (int i = 0; i < 500 / kStressDivisor; ++i) {
+  for (int i = 0; i < 250 / kStressDivisor; ++i) {
     auto* b = new threading::Barrier(2);
     auto* word = reinterpret_cast<std::atomic<std::uint64_t>*>(reinterpret_cast<char*>(b) + offset);
     std::atomic<bool> go{false}, destroyed{false};
