@@ -23,7 +23,7 @@ configs=("$@")
 ((${#configs[@]})) || configs=(plain thread address portable)
 
 # Options every configuration shares.
-common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo --no-warn-unused-cli)
+common=(-G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPYTHREADING_WERROR=ON --no-warn-unused-cli)
 command -v ccache >/dev/null && common+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 # A configuration's own options (every option set explicitly, so an existing

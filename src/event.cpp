@@ -1,5 +1,6 @@
 #include "threading/event.hpp"
 
+#include <cstdint>
 #include <optional>
 
 #include "futex.hpp"
@@ -26,26 +27,36 @@ bool spin_until(const std::atomic<std::uint64_t>& word, Done done) {
 
 void Event::set() {
   std::uint64_t s = state_.load(std::memory_order_relaxed);
-  std::uint64_t next;
   for (;;) {
-    if ((s & kSet) != 0) {
-      // Already set: still write (the same value) so that this thread's
-      // earlier writes reach any wait() that later reads the flag.
-      if (state_.compare_exchange_weak(s, s, std::memory_order_release,
-                                       std::memory_order_relaxed)) {
-        return;
-      }
-      continue;
-    }
-    next = ((s & ~kParked) | kSet) + kGenOne;
+    if ((s & kParked) != 0) break;
+    // Already set: still write (the same value) so that this thread's earlier
+    // writes reach any wait() that later reads the flag. Not set: set it and
+    // count a generation. Either way nobody is parked, so this write is the
+    // last touch of *this. Release: pairs with the acquire load in wait().
+    std::uint64_t next = (s & kSet) != 0 ? s : (s | kSet) + kGenOne;
     if (state_.compare_exchange_weak(s, next, std::memory_order_release,
                                      std::memory_order_relaxed)) {
-      break;
+      return;
     }
   }
-  // Every thread parked before the CAS above is woken; the new generation
-  // tells each that the flag was set during its wait.
-  if ((s & kParked) != 0) pl::unpark_all(&state_);
+  // Threads may be parked: set the flag inside the unpark callback, under the
+  // bucket lock, with every parked waiter already dequeued. A waiter that has
+  // set the parked bit but not yet slept validates under that lock, so none
+  // can see the flag (return, and destroy the event) before the callback
+  // ends; after it this thread touches only the dequeued waiters' records.
+  // The new generation tells each woken waiter that the flag was set during
+  // its wait, even if clear() runs before it wakes.
+  pl::unpark_n(&state_, SIZE_MAX, [this](pl::UnparkResult) {
+    std::uint64_t v = state_.load(std::memory_order_relaxed);
+    std::uint64_t next;
+    do {
+      // Every waiter is dequeued: the parked bit goes.
+      next = ((v & kSet) != 0 ? v : (v | kSet) + kGenOne) & ~kParked;
+      // Release: pairs with the acquire load in wait().
+    } while (!state_.compare_exchange_weak(v, next, std::memory_order_release,
+                                           std::memory_order_relaxed));
+    return pl::kDefaultToken;
+  });
 }
 
 bool Event::wait_slow(std::uint64_t seen, const Timeout& timeout) {

@@ -17,12 +17,6 @@ bool Lock::acquire_with_timeout(bool blocking, const Timeout& timeout) {
   return lock_slow(&*deadline);
 }
 
-bool Lock::try_lock_ns(std::int64_t ns) {
-  if (ns <= 0) return false;
-  detail::Deadline deadline{detail::Deadline::now_ns() + ns};
-  return lock_slow(&deadline);
-}
-
 bool Lock::lock_slow(const detail::Deadline* deadline) {
   detail::SpinWait spinner;
   for (;;) {

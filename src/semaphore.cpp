@@ -10,9 +10,19 @@ namespace threading {
 
 namespace pl = detail::parking_lot;
 
+namespace {
+constexpr char kReleasedTooMany[] = "Semaphore released too many times";  // ValueError
+constexpr char kValueTooLarge[] = "semaphore value too large";            // OverflowError
+
+[[noreturn]] void throw_release_error(const char* what) {
+  if (what == kReleasedTooMany) throw ValueError(what);
+  throw OverflowError(what);
+}
+}  // namespace
+
 Semaphore::Semaphore(long long value, bool bounded) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
-  if (value > kMaxValue) throw OverflowError("semaphore value too large");
+  if (value > kMaxValue) throw OverflowError(kValueTooLarge);
   state_.store((static_cast<std::uint64_t>(value) << kCountShift) | (bounded ? kBounded : 0),
                std::memory_order_relaxed);
 }
@@ -27,12 +37,6 @@ bool Semaphore::acquire_with_timeout(bool blocking, const Timeout& timeout) {
   if (t <= 0) return false;
   detail::check_not_too_large(t);
   detail::Deadline deadline = detail::Deadline::after(t);
-  return acquire_slow(&deadline);
-}
-
-bool Semaphore::try_lock_ns(std::int64_t ns) {
-  if (ns <= 0) return false;
-  detail::Deadline deadline{detail::Deadline::now_ns() + ns};
   return acquire_slow(&deadline);
 }
 
@@ -74,44 +78,64 @@ bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
   }
 }
 
+// Why adding n units to the state `s` is not allowed, or nullptr if it is.
+const char* Semaphore::release_error(std::uint64_t s, std::size_t n) const noexcept {
+  std::uint64_t count = s >> kCountShift;
+  if ((s & kBounded) != 0) {
+    // The bounded bit is set only by BoundedSemaphore's constructor.
+    auto bound = static_cast<std::uint64_t>(static_cast<const BoundedSemaphore*>(this)->initial_);
+    if (count > bound || n > bound - count) return kReleasedTooMany;
+  } else if (n > static_cast<std::uint64_t>(kMaxValue) - count) {
+    return kValueTooLarge;
+  }
+  return nullptr;
+}
+
 void Semaphore::release_slow(std::size_t n) {
   if (n == 0) throw ValueError("n must be one or more");
+  const std::uint64_t add = static_cast<std::uint64_t>(n) << kCountShift;
   std::uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
-    std::uint64_t count = s >> kCountShift;
-    if ((s & kBounded) != 0) {
-      // The bounded bit is set only by BoundedSemaphore's constructor.
-      auto bound = static_cast<std::uint64_t>(static_cast<BoundedSemaphore*>(this)->initial_);
-      if (count > bound || n > bound - count) {
-        throw ValueError("Semaphore released too many times");
-      }
-    } else if (n > static_cast<std::uint64_t>(kMaxValue) - count) {
-      throw OverflowError("semaphore value too large");
-    }
-    if (state_.compare_exchange_weak(s, s + (static_cast<std::uint64_t>(n) << kCountShift),
-                                     std::memory_order_release, std::memory_order_relaxed)) {
-      break;
+    if (const char* error = release_error(s, n)) throw_release_error(error);
+    if ((s & kParked) != 0) break;
+    // Nobody parked: publishing the units is the last touch of *this.
+    // Release: pairs with the acquire CAS of the thread that takes a unit.
+    if (state_.compare_exchange_weak(s, s + add, std::memory_order_release,
+                                     std::memory_order_relaxed)) {
+      return;
     }
   }
-  if ((s & kParked) == 0) return;
-  // Wake up to n sleepers. Usually they compete for the units with any thread
-  // that arrives meanwhile (throughput); when the parking core says it is
-  // time to be fair, the units are handed to them directly instead.
-  pl::unpark_n(&state_, n, [this](pl::UnparkResult r) -> pl::Token {
+  // Waiters may be parked. The units are published inside the unpark
+  // callback, under the bucket lock: a waiter that has set the parked bit but
+  // not yet slept validates under that same lock, so it cannot see the units
+  // (take one, return and destroy the semaphore) before the callback is done,
+  // and after it this thread only wakes the dequeued waiters (their records
+  // are on their own stacks): it never touches *this again.
+  //
+  // Usually the woken threads compete for the units with any thread that
+  // arrives meanwhile (throughput); when the parking core says it is time to
+  // be fair, the units are handed to them directly instead.
+  const char* error = nullptr;
+  pl::unpark_n(&state_, n, [&](pl::UnparkResult r) -> pl::Token {
     std::uint64_t v = state_.load(std::memory_order_relaxed);
     for (;;) {
-      std::uint64_t nv = v;
+      // A racing release may have filled a BoundedSemaphore meanwhile: then
+      // add nothing; any dequeued waiter just re-checks and parks again.
+      error = release_error(v, n);
+      if (error != nullptr) return pl::kDefaultToken;
+      std::uint64_t nv = v + add;
       if (!r.have_more_threads) nv &= ~kParked;
-      bool handoff =
-          r.be_fair && r.unparked_threads > 0 && (v >> kCountShift) >= r.unparked_threads;
+      bool handoff = r.be_fair && r.unparked_threads > 0;  // n >= unparked_threads units
       if (handoff) nv -= static_cast<std::uint64_t>(r.unparked_threads) << kCountShift;
-      if (nv == v) return pl::kDefaultToken;
-      if (state_.compare_exchange_weak(v, nv, std::memory_order_acq_rel,
+      // Release: pairs with the acquire CAS of a thread that takes one of the
+      // units (a handed-off unit is synchronised by the wake-up itself).
+      if (state_.compare_exchange_weak(v, nv, std::memory_order_release,
                                        std::memory_order_relaxed)) {
         return handoff ? kTokenHandoff : pl::kDefaultToken;
       }
     }
   });
+  if (error != nullptr) throw_release_error(error);
 }
 
 }  // namespace threading

@@ -106,10 +106,10 @@ TEST(Condition, WaitReturnsTrueWhenNotifiedFalseOnTimeout) {
   EXPECT_EQ(result.load(), 1);
 
   std::lock_guard g(cond);
-  for (double t : {0.01, 0.05}) {
+  for (double timeout : {0.01, 0.05}) {
     auto start = Clock::now();
-    EXPECT_FALSE(cond.wait(t));
-    expect_timeout(seconds_since(start), t);
+    EXPECT_FALSE(cond.wait(timeout));
+    expect_timeout(seconds_since(start), timeout);
   }
   // Non-positive and NaN: no block, false (CD-10)
   EXPECT_FALSE(cond.wait(0));

@@ -45,21 +45,30 @@
 // std::barrier do). Indices, the action, timeouts, abort() and reset() are
 // otherwise as in CPython, generation by generation.
 //
+// Destruction: once wait() has returned (or raised) in thread A, A may
+// destroy the Barrier even if the other threads of that generation -- the
+// one that tripped it (still finishing the action), the one whose timeout,
+// abort() or reset() let A go -- have not yet returned from their call,
+// provided no thread is still blocked in, or will make, another call on it.
+//
 // Implementation (Java CyclicBarrier-style generations, without a mutex):
 // one atomic word holds the generation number, the arrival count of the
 // current generation and the broken flag. A waiter is counted and enqueued
 // on the word in the parking core in one step (inside park()'s validate,
 // under the bucket lock). Whoever ends a generation -- the last arriver
-// (trip, or break if the action threw), abort(), reset() -- changes the word
-// inside an unpark callback, under that same bucket lock, so the threads it
-// dequeues are exactly that generation's waiters, and each is handed the
-// outcome (tripped / broken) as its unpark token: nobody has to infer it from
-// a word that may already have moved on. The rare waiter that is counted but
-// off the queue (its timeout expired during the action, or it is the thread
-// that broke the barrier on timeout and has yet to wake the others) is
-// counted in out_; reset() waits for out_ == 0 before it starts a new
-// generation, which keeps such a waiter's outcome exact: its generation
-// tripped iff the generation number has moved on.
+// (trip, or break if the action threw), abort(), reset(), or a waiter whose
+// timeout expired -- changes the word inside an unpark callback, under that
+// same bucket lock, so the threads it dequeues are exactly that generation's
+// waiters, and each is handed the outcome (tripped / broken) as its unpark
+// token: nobody has to infer it from a word that may already have moved on.
+// The rare waiter that is counted but off the queue (its timeout expired,
+// or it was woken to retry) is counted in out_, and a generation is ended
+// only when out_ is 0 (but for the ender itself): every other member is then
+// on the queue and dequeued in the same critical section, so after the
+// state change that lets the waiters go the ender touches nothing, and no
+// other member reads the object again. Of the waiters whose timeouts expire
+// together, only the first becomes the breaker (the kBreaking bit); the
+// others wait for the outcome.
 #pragma once
 
 #include <atomic>
@@ -91,13 +100,15 @@ class Barrier {
 
  private:
   // Word: bit 0 broken, bit 1 "threads are parked waiting for the action to
-  // finish", bits 2-33 the arrival count of the current generation, bits
-  // 34-63 the generation number (wrapping).
+  // finish", bit 2 "a timed-out waiter is breaking the barrier", bits 3-33
+  // the arrival count of the current generation, bits 34-63 the generation
+  // number (wrapping).
   static constexpr std::uint64_t kBroken = 1;
   static constexpr std::uint64_t kActionWaiters = 2;
-  static constexpr int kCountShift = 2;
+  static constexpr std::uint64_t kBreaking = 4;
+  static constexpr int kCountShift = 3;
   static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;
-  static constexpr std::uint64_t kCountMask = std::uint64_t{0xFFFFFFFF} << kCountShift;
+  static constexpr std::uint64_t kCountMask = std::uint64_t{0x7FFFFFFF} << kCountShift;
   static constexpr int kGenShift = 34;
   static constexpr std::uint64_t kGenOne = std::uint64_t{1} << kGenShift;
 
@@ -119,19 +130,18 @@ class Barrier {
   // Ends the current generation (tripped, or broken when the action threw),
   // waking its waiters and anyone waiting for the action.
   void end_generation(bool tripped);
-  // The thread that broke the barrier on timeout wakes the generation's
-  // remaining waiters, then leaves out_.
-  void wake_after_break();
+  // The breaker (it set kBreaking and is counted in out_) breaks generation
+  // `gen` once every other member is on the queue, or, if the last party
+  // arrived meanwhile, shares the trip. Returns the index or throws.
+  std::size_t break_generation(std::uint64_t gen, std::size_t index);
   // Parks until the action of the generation in `seen` has finished.
   void wait_for_action(std::uint64_t seen);
   // How a waiter of generation `gen` whose deadline passed leaves: run under
-  // the bucket lock once it is off the queue; may break the barrier.
+  // the bucket lock once it is off the queue.
   enum class Late : std::uint8_t;
   Late settle_timed_out(std::uint64_t gen) noexcept;
-  // Acts on settle_timed_out()'s verdict: true if the generation tripped
-  // (return the index), BrokenBarrierError if it broke, false if the action
-  // is still running and its outcome must be awaited without a limit.
-  bool finish_timed_out(Late late);
+  // Acts on settle_timed_out()'s verdict: returns the index or throws.
+  std::size_t finish_timed_out(Late late, std::uint64_t gen, std::size_t index);
 
   std::function<void()> action_;
   Timeout timeout_;

@@ -26,6 +26,12 @@
 //     woken, so notify_all() causes no thundering herd: they wake one by one
 //     as the lock is released.
 //
+// Destruction is self-synchronising: once wait() has returned in thread A, A
+// may destroy the Condition (and, if it wants, the lock) even if the thread
+// that notified it has not yet returned from notify() or from the release of
+// the lock. notify() changes the Condition only under the lock, and the
+// lock's release is as safe as Lock's and RLock's.
+//
 // Size: 16 bytes plus the lock it uses (the default constructor allocates its
 // RLock on the heap).
 #pragma once
@@ -36,13 +42,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "threading/detail/timed_lockable.hpp"
 #include "threading/lock.hpp"
 #include "threading/rlock.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
 
-class Condition {
+class Condition : public detail::TimedLockable<Condition> {
  public:
   Condition();
   explicit Condition(Lock& lock) noexcept : lock_(&lock), kind_(Kind::kLock) {}
@@ -91,24 +98,21 @@ class Condition {
   void notify_all() { notify(SIZE_MAX); }
   void notifyAll() { notify_all(); }  // Python 2 spelling
 
-  // Lockable / TimedLockable.
+  // Lockable / TimedLockable (try_lock_for/until from detail::TimedLockable).
   void lock() { acquire(); }
   bool try_lock() { return acquire(false); }
   void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    return kind_ == Kind::kLock ? as_lock().try_lock_for(d) : as_rlock().try_lock_for(d);
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return try_lock_for(t - Clock::now());
-  }
 
   // Threads currently blocked in wait() (a snapshot).
   std::size_t waiter_count() const noexcept { return waiters_.load(std::memory_order_relaxed); }
 
  private:
   enum class Kind : std::uint8_t { kLock, kRLock, kOwnedRLock };
+  friend class detail::TimedLockable<Condition>;
+
+  bool timed_lock(const detail::Deadline& deadline) {
+    return kind_ == Kind::kLock ? as_lock().timed_lock(deadline) : as_rlock().timed_lock(deadline);
+  }
 
   Lock& as_lock() const noexcept { return *static_cast<Lock*>(lock_); }
   RLock& as_rlock() const noexcept { return *static_cast<RLock*>(lock_); }

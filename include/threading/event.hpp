@@ -20,6 +20,11 @@
 //   * set() happens-before every wait() that returns true because of it.
 //   * Event is not Lockable (Python's Event is not a context manager).
 //
+// Destruction is self-synchronising: once wait() has returned in thread A, A
+// may destroy the Event even if the thread that set it has not yet returned
+// from set(). With waiters parked, set() changes the flag inside the parking
+// core's unpark callback and never touches the Event afterwards.
+//
 // Performance: 8 bytes, constexpr-constructible. is_set() and wait() on a set
 // event are one load. A waiter spins briefly (adaptively, per thread) before
 // parking, so a quick hand-off between running threads never sleeps. The

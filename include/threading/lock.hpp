@@ -28,12 +28,18 @@
 //
 // Destroying a Lock that is still held is fine (Python allows it); destroying
 // one while threads wait on it is undefined, as for any object.
+//
+// Destruction is self-synchronising (as POSIX promises for mutexes): once
+// acquire() has returned in thread A, A may destroy the Lock even if the
+// thread that released it has not yet returned from release(). The release
+// that lets a waiter go is its last access to the Lock's memory.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
+#include "threading/detail/timed_lockable.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
@@ -41,7 +47,7 @@ namespace threading {
 class Condition;
 class RLock;
 
-class Lock {
+class Lock : public detail::TimedLockable<Lock> {
  public:
   constexpr Lock() noexcept = default;
   Lock(const Lock&) = delete;
@@ -75,8 +81,9 @@ class Lock {
   bool locked_lock() const noexcept { return locked(); }
 
   // Standard Lockable / TimedLockable, so std::lock_guard, std::unique_lock
-  // and std::scoped_lock are the C++ `with`. try_lock_for/until follow C++
-  // conventions: a non-positive duration is a single try, not an error.
+  // and std::scoped_lock are the C++ `with`. try_lock_for/until (from
+  // detail::TimedLockable) follow C++ conventions: a non-positive duration is
+  // a single try, not an error, and no duration or time point overflows.
   void lock() {
     if (!try_lock()) [[unlikely]]
       lock_slow(nullptr);
@@ -87,26 +94,21 @@ class Lock {
                                           std::memory_order_relaxed);
   }
   void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    if (try_lock()) return true;
-    return try_lock_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return try_lock_for(t - Clock::now());
-  }
 
  private:
   friend class Condition;
   friend class RLock;
+  friend class detail::TimedLockable<Lock>;
   static constexpr std::uint8_t kLocked = 1;  // someone holds the lock
   static constexpr std::uint8_t kParked = 2;  // threads may be parked on it
   // The unpark token telling a woken waiter it now holds the lock.
   static constexpr std::uintptr_t kTokenHandoff = 1;
 
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
-  bool try_lock_ns(std::int64_t ns);
+  // try_lock_for/until, after a failed try_lock().
+  bool timed_lock(const detail::Deadline& deadline) {
+    return !deadline.expired() && lock_slow(&deadline);
+  }
   // Waits for the lock until `deadline` (nullptr = forever); true if taken.
   bool lock_slow(const detail::Deadline* deadline);
   void release_slow();

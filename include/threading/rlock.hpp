@@ -15,6 +15,10 @@
 // also on re-entry, as CPython's C RLock does. If the owning thread ends
 // while holding it, the RLock stays locked (as in Python).
 //
+// Destruction is self-synchronising: once acquire() has returned in thread
+// A, A may destroy the RLock even if the thread that released it has not yet
+// returned from release() (the inner Lock's release is its last access).
+//
 // Layout: the owner's thread id, a recursion count and a one-byte Lock —
 // 16 bytes against std::recursive_mutex's 40. The owner check is one relaxed
 // load; the count is touched only by the owner.
@@ -25,12 +29,13 @@
 #include <cstdint>
 
 #include "threading/detail/thread_id.hpp"
+#include "threading/detail/timed_lockable.hpp"
 #include "threading/lock.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
 
-class RLock {
+class RLock : public detail::TimedLockable<RLock> {
  public:
   RLock() noexcept = default;
   RLock(const RLock&) = delete;
@@ -65,25 +70,22 @@ class RLock {
   // (CPython's _recursion_count()).
   std::uint32_t recursion_count() const noexcept { return is_owned() ? count_ : 0; }
 
-  // Lockable / TimedLockable (std::lock_guard, std::unique_lock, std::scoped_lock).
+  // Lockable / TimedLockable (std::lock_guard, std::unique_lock,
+  // std::scoped_lock); try_lock_for/until come from detail::TimedLockable.
   void lock() { acquire(); }
   bool try_lock() { return acquire(false); }
   void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    std::uintptr_t me = detail::current_thread_id();
-    if (owner_.load(std::memory_order_relaxed) == me) return reenter();
-    if (!lock_.try_lock_for(d)) return false;
-    take(me, 1);
-    return true;
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return try_lock_for(t - Clock::now());
-  }
 
  private:
   friend class Condition;
+  friend class detail::TimedLockable<RLock>;
+
+  // try_lock_for/until, after a failed try_lock() (so not re-entry).
+  bool timed_lock(const detail::Deadline& deadline) {
+    if (!lock_.timed_lock(deadline)) return false;
+    take(detail::current_thread_id(), 1);
+    return true;
+  }
 
   bool acquire_with_timeout(std::uintptr_t me, bool blocking, const Timeout& timeout);
   bool reenter();

@@ -32,6 +32,12 @@
 // at most kMaxValue (2^62 - 1); a larger initial value or a release past it
 // raises OverflowError("semaphore value too large").
 //
+// Destruction is self-synchronising (as POSIX promises for sem_t): once
+// acquire() has returned in thread A, A may destroy the semaphore even if
+// the thread that released it has not yet returned from release(). When
+// waiters may be parked, the units are published inside the parking core's
+// unpark callback, after which release() never touches the object again.
+//
 // Performance: 8 bytes. Uncontended acquire and release are one atomic
 // compare-and-swap each. Waiters are recorded by a "parked" bit in the state
 // word, never inferred from the counter, so a release cannot miss a sleeper.
@@ -44,11 +50,12 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "threading/detail/timed_lockable.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
 
-class Semaphore {
+class Semaphore : public detail::TimedLockable<Semaphore> {
  public:
   static constexpr long long kMaxValue = (1LL << 62) - 1;
 
@@ -85,8 +92,9 @@ class Semaphore {
   }
 
   // Standard Lockable / TimedLockable, so std::lock_guard, std::unique_lock
-  // and std::scoped_lock are the C++ `with`. try_lock_for/until follow C++
-  // conventions: a non-positive duration is a single try, not an error.
+  // and std::scoped_lock are the C++ `with`. try_lock_for/until (from
+  // detail::TimedLockable) follow C++ conventions: a non-positive duration is
+  // a single try, not an error, and no duration or time point overflows.
   void lock() {
     if (!try_lock()) [[unlikely]]
       acquire_slow(nullptr);
@@ -102,21 +110,10 @@ class Semaphore {
     return false;
   }
   void unlock() { release(); }
-  template <class Rep, class Period>
-  bool try_lock_for(const std::chrono::duration<Rep, Period>& d) {
-    if (try_lock()) return true;
-    // Beyond TIMEOUT_MAX (e.g. hours::max()) the nanosecond count would
-    // overflow; such a wait has no practical limit.
-    if (d > std::chrono::duration<double>(TIMEOUT_MAX)) return acquire_slow(nullptr);
-    return try_lock_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
-  }
-  template <class Clock, class Duration>
-  bool try_lock_until(const std::chrono::time_point<Clock, Duration>& t) {
-    return try_lock_for(t - Clock::now());
-  }
 
  private:
   friend class BoundedSemaphore;
+  friend class detail::TimedLockable<Semaphore>;
   Semaphore(long long value, bool bounded);
 
   // State word: bit 0 = threads may be parked on it, bit 1 = this is a
@@ -132,10 +129,14 @@ class Semaphore {
   static constexpr std::uintptr_t kTokenHandoff = 1;
 
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
-  bool try_lock_ns(std::int64_t ns);
+  // try_lock_for/until, after a failed try_lock().
+  bool timed_lock(const detail::Deadline& deadline) {
+    return !deadline.expired() && acquire_slow(&deadline);
+  }
   // Waits for a unit until `deadline` (nullptr = forever); true if taken.
   bool acquire_slow(const detail::Deadline* deadline);
   void release_slow(std::size_t n);
+  const char* release_error(std::uint64_t s, std::size_t n) const noexcept;
 
   std::atomic<std::uint64_t> state_{0};
 };
