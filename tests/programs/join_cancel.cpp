@@ -14,12 +14,26 @@
 using threading::Event;
 using threading::Thread;
 
+namespace {
+// The target's run() returns at once, but its OS thread then waits in a
+// thread_local's destructor until released: a joiner that gets past the
+// wait for run() to end blocks inside pthread_join (a cancellation point).
+Event g_exiting, g_let_exit;
+struct HoldsTheExit {
+  ~HoldsTheExit() {
+    g_exiting.set();
+    g_let_exit.wait();
+  }
+};
+thread_local HoldsTheExit t_holds;
+}  // namespace
+
 int main(int argc, char** argv) {
   alarm(120);  // a stuck join is a failure, not a hung test (SIGALRM: status 142)
   bool timed = argc > 1 && std::strcmp(argv[1], "timed") == 0;
-  Event go;
-  auto target = std::make_shared<Thread>([&] { go.wait(); });
+  auto target = std::make_shared<Thread>([] { (void)&t_holds; });
   target->start();
+  g_exiting.wait();
   Event joining;
   pthread_t joiner_handle{};
   auto joiner = std::make_shared<Thread>([&] {
@@ -37,8 +51,8 @@ int main(int argc, char** argv) {
   joining.wait();
   pthread_cancel(joiner_handle);
   joiner->join();  // it unwound through join(); it is stopped
-  if (!target->is_alive() || joiner->is_alive()) return 3;
-  go.set();
+  if (joiner->is_alive()) return 3;
+  g_let_exit.set();
   auto other = std::make_shared<Thread>([&] { target->join(); });
   other->start();
   other->join();
