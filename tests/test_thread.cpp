@@ -865,3 +865,34 @@ TEST(Thread, JoinerMayDestroyTheThreadTheInstantJoinReturns) {
   }
   EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
 }
+
+TEST(Thread, NativeIdStaysItsOwnWhenAnotherJoinerReapsItDuringStart) {
+  // A thread that ends at once may be joined (reaped) by another thread while
+  // start() is still running; start() must never read the kernel id through
+  // a reaped pthread_t, which a new thread may already reuse.
+  const int n = 300 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    std::atomic<threading::native_id_t> own{0};
+    auto t = std::make_shared<Thread>([&] { own = threading::get_native_id(); });
+    std::atomic<bool> go{false};
+    std::thread reaper([&] {
+      while (!go.load()) std::this_thread::yield();
+      while (!t->ident()) std::this_thread::yield();
+      while (true) {
+        try {
+          t->join();
+          break;
+        } catch (const threading::RuntimeError&) {  // not started as far as it can tell yet
+          std::this_thread::yield();
+        }
+      }
+      auto again = std::make_shared<Thread>([] {});  // may reuse the reaped thread's memory
+      again->start();
+      again->join();
+    });
+    go = true;
+    t->start();
+    reaper.join();
+    EXPECT_EQ(*t->native_id(), own.load()) << i;
+  }
+}
