@@ -96,6 +96,11 @@ TEST(Exit, FiftyExitsWhileDaemonsHammerTheLibrary) {
 }
 
 TEST(Exit, JoinerCancelledInsideJoinLeavesTheThreadJoinable) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan's pthread_join interceptor cannot be cancelled: it leaves its
+  // "ignore" scope open and reports the thread "finished with ignores".
+  GTEST_SKIP() << "ThreadSanitizer does not support cancelling pthread_join";
+#endif
   for (const char* mode : {"untimed", "timed"}) {
     ChildResult r = run("join_cancel", mode);
     EXPECT_EQ(r.status, 0) << mode << ": " << r.err;  // 142: a join hung
