@@ -1,59 +1,58 @@
 #include "fatal.hpp"
 
+#include <string.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 
 namespace threading::detail {
+
 namespace {
 
-void put(const char* s) {
-  std::size_t left = std::strlen(s);
-  while (left > 0) {
-    ssize_t n = ::write(2, s, left);
-    if (n <= 0) return;  // nowhere to report to; abort anyway
-    s += n;
-    left -= static_cast<std::size_t>(n);
-  }
-}
+// Appends to a fixed buffer, dropping what does not fit.
+struct Message {
+  char buf[512];
+  std::size_t len = 0;
 
-void put_int(int v) {
-  char buf[16];
-  char* p = buf + sizeof buf;
-  *--p = '\0';
-  unsigned u = v < 0 ? 0u - static_cast<unsigned>(v) : static_cast<unsigned>(v);
-  do {
-    *--p = static_cast<char>('0' + u % 10);
-    u /= 10;
-  } while (u != 0);
-  if (v < 0) *--p = '-';
-  put(p);
-}
+  void add(const char* s) noexcept {
+    while (s != nullptr && *s != '\0' && len < sizeof buf) buf[len++] = *s++;
+  }
+  void add_int(int v) noexcept {
+    char digits[16];
+    int n = 0;
+    unsigned u = v < 0 ? 0u - static_cast<unsigned>(v) : static_cast<unsigned>(v);
+    do {
+      digits[n++] = static_cast<char>('0' + u % 10);
+      u /= 10;
+    } while (u != 0);
+    if (v < 0) add("-");
+    while (n > 0 && len < sizeof buf) buf[len++] = digits[--n];
+  }
+};
 
 }  // namespace
 
-void fatal_os_error(const char* call, int err) {
-  put("Fatal error in pythreading: ");
-  put(call);
-  put(" failed: ");
+void fatal_os_error(const char* call, int err) noexcept {
+  Message m;
+  m.add("Fatal error in pythreading: ");
+  m.add(call);
+  m.add(" failed: errno ");
+  m.add_int(err);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  // Unlike strerror, these read no locale and allocate nothing.
-  const char* name = strerrorname_np(err);
-  const char* desc = strerrordesc_np(err);
-  put(name != nullptr ? name : "unknown error");
-  put(" (errno ");
-  put_int(err);
-  if (desc != nullptr) {
-    put(": ");
-    put(desc);
+  // Plain table look-ups in glibc (strerror() may allocate for unknown codes).
+  if (const char* name = strerrorname_np(err)) {
+    m.add(" (");
+    m.add(name);
+    if (const char* desc = strerrordesc_np(err)) {
+      m.add(": ");
+      m.add(desc);
+    }
+    m.add(")");
   }
-  put(")\n");
-#else
-  put("errno ");
-  put_int(err);
-  put("\n");
 #endif
+  m.add("\n");
+  if (m.len == sizeof m.buf) m.buf[m.len - 1] = '\n';
+  (void)!write(2, m.buf, m.len);
   std::abort();
 }
 

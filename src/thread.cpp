@@ -23,13 +23,16 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <mutex>  // std::lock_guard only
 #include <new>
 
+#include "fatal.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 #include "threading/lock.hpp"
@@ -129,6 +132,31 @@ void write_stderr(const std::string& s) {
   std::fflush(stderr);
 }
 
+// CPython's rules for a thread stack size (threading.stack_size(n)): 0, or at
+// least 32768 and accepted by the platform.
+void check_stack_size(long long size) {
+  if (size < 0) throw ValueError("size must be 0 or a positive value");
+  if (size == 0) return;
+  bool ok = size >= kMinStackSize;
+  if (ok) {  // as CPython: ask the platform whether it would accept it
+    pthread_attr_t attr;
+    ok = pthread_attr_init(&attr) == 0;
+    if (ok) {
+      ok = pthread_attr_setstacksize(&attr, static_cast<std::size_t>(size)) == 0;
+      pthread_attr_destroy(&attr);
+    }
+  }
+  if (!ok) throw ValueError("size not valid: " + std::to_string(size) + " bytes");
+}
+
+// Makes room for `extra` more elements, growing geometrically (reserve() on
+// its own would grow by exactly what is asked, quadratic over many calls).
+template <class V>
+void make_room(V& v, std::size_t extra) {
+  std::size_t need = v.size() + extra;
+  if (v.capacity() < need) v.reserve(need > 2 * v.capacity() ? need : 2 * v.capacity());
+}
+
 template <class V, class T>
 std::shared_ptr<Thread> take_from(V& v, const T* t) {
   for (auto it = v.begin(); it != v.end(); ++it) {
@@ -148,12 +176,18 @@ struct ThreadAccess {
   using Kind = Thread::Kind;
 
   struct Runtime {
-    Lock lock;                                    // guards active, limbo, main
+    Lock lock;  // guards active, limbo, main, fork_survivor
+    // Invariant: active.capacity() >= active.size() + limbo.size(), so moving
+    // a thread from limbo to active (after its pthread_create) never
+    // allocates, and cannot fail: every push makes room first (make_room).
     std::vector<std::shared_ptr<Thread>> active;  // main first, in activation order
     std::vector<std::shared_ptr<Thread>> limbo;   // inside start()
     std::shared_ptr<Thread> main;
     std::vector<std::shared_ptr<Thread>> zombies;  // parent-process threads, after fork
-    Lock hooks_lock;                               // guards the three hooks
+    // From prepare_fork to the fork's other handler: the forking thread's
+    // Thread, made in advance if it has none (the child must not allocate).
+    std::shared_ptr<Thread> fork_survivor;
+    Lock hooks_lock;  // guards the three hooks
     TraceFunction trace;
     TraceFunction profile;
     ExceptHook hook;  // empty = default_excepthook
@@ -163,8 +197,14 @@ struct ThreadAccess {
       main.reset(new Thread(Kind::kMain, "MainThread", false));
       if (on_initial_thread()) bind_main(*main);
       active.push_back(main);
-      pthread_key_create(&dummy_key, &reap_dummy);
-      pthread_atfork(&prepare_fork, &parent_after_fork, &child_after_fork);
+      // Without these, dummies would never leave enumerate() and a fork child
+      // would inherit locks held by vanished threads: no correct way on.
+      if (int rc = pthread_key_create(&dummy_key, &reap_dummy); rc != 0) {
+        fatal_os_error("pthread_key_create", rc);
+      }
+      if (int rc = pthread_atfork(&prepare_fork, &parent_after_fork, &child_after_fork); rc != 0) {
+        fatal_os_error("pthread_atfork", rc);
+      }
     }
   };
 
@@ -179,11 +219,11 @@ struct ThreadAccess {
     m.native_id_.store(get_native_id(), std::memory_order_release);
   }
 
+  // As Python's Thread.__init__: current_thread().daemon, so a foreign
+  // thread gets its dummy here.
   static bool current_daemon() {
     if (Thread* t = tls_current) return t->daemon();
-    Runtime& r = rt();
-    if (is_main(*r.main)) return r.main->daemon();
-    return true;  // a foreign thread would get a (daemonic) dummy
+    return current_slow()->daemon();
   }
 
   static bool is_main(Thread& m) {
@@ -210,12 +250,18 @@ struct ThreadAccess {
     std::shared_ptr<Thread> d(new Thread(Kind::kDummy, next_name("Dummy-"), true));
     d->ident_.store(get_ident(), std::memory_order_relaxed);
     d->native_id_.store(get_native_id(), std::memory_order_relaxed);
-    {
+    // All or nothing: the key's value (which reaps the dummy at thread exit),
+    // then the listing; a failure undoes the first and throws.
+    if (pthread_setspecific(r.dummy_key, d.get()) != 0) throw std::bad_alloc();
+    try {
       std::lock_guard g(r.lock);
+      make_room(r.active, r.limbo.size() + 1);  // keeps the invariant
       r.active.push_back(d);
+    } catch (...) {
+      pthread_setspecific(r.dummy_key, nullptr);
+      throw;
     }
     tls_current = d.get();
-    pthread_setspecific(r.dummy_key, d.get());
     return d;
   }
 
@@ -257,11 +303,32 @@ struct ThreadAccess {
     }
   }
 
+  // The Thread of the calling thread if it has one in the registry (a thread
+  // past its run(), or a foreign one without a dummy, has none).
+  static std::shared_ptr<Thread> registered_current(Runtime& r) {
+    Thread* cur = tls_current;
+    if (cur == nullptr && r.main->ident_.load() == get_ident()) cur = r.main.get();
+    if (cur == nullptr) return nullptr;
+    if (r.main.get() == cur) return r.main;
+    for (auto* v : {&r.active, &r.limbo}) {
+      for (auto& t : *v) {
+        if (t.get() == cur) return t;
+      }
+    }
+    return nullptr;
+  }
+
   // fork: hold every internal lock across fork() so the child gets them in a
   // consistent state, then re-create them in the child, where their holders
-  // (other threads) no longer exist.
+  // (other threads) no longer exist. Everything the child's bookkeeping needs
+  // is allocated here, in the parent: the child of a multi-threaded fork may
+  // only do async-signal-safe work (an allocator lock may be held by a
+  // thread that no longer exists there).
   static void prepare_fork() {
     Runtime& r = rt();
+    // The exit waiter the child will arm (a thread_local's first use registers
+    // its destructor, which allocates); unarmed it does nothing.
+    (void)exit_waiter();
     r.lock.acquire();
     // Start-ups take no internal lock and are short: poll them out.
     for (int i = 0; g_starting.load(std::memory_order_acquire) != 0; ++i) {
@@ -274,19 +341,31 @@ struct ThreadAccess {
       }
       r.lock.acquire();
     }
-    // Room for the child's bookkeeping now, so the child handler need not
-    // allocate (it must not, under allocators that are not fork-safe).
-    r.zombies.reserve(r.zombies.size() + r.active.size() + r.limbo.size() + 1);
-    r.active.reserve(1);
+    // fork() cannot report an exception from here: out of memory, the child
+    // makes do with what exists (see child_after_fork).
+    try {
+      r.zombies.reserve(r.zombies.size() + r.active.size() + r.limbo.size() + 1);
+    } catch (...) {
+    }
+    r.fork_survivor = registered_current(r);
+    if (!r.fork_survivor) {
+      try {
+        r.fork_survivor.reset(new Thread(Kind::kMain, "MainThread", false));
+      } catch (...) {
+      }
+    }
     r.hooks_lock.acquire();
     for (Lock& l : g_name_locks) l.acquire();
   }
   static void parent_after_fork() {
     Runtime& r = rt();
+    std::shared_ptr<Thread> unused = std::move(r.fork_survivor);
     for (Lock& l : g_name_locks) l.release();
     r.hooks_lock.release();
     r.lock.release();
-  }
+  }  // a Thread made for the child dies here, outside the locks
+  // Async-signal-safe: stores, placement-new of trivially destructible
+  // locks, and moves of shared_ptrs none of which is the last reference.
   static void child_after_fork() {
     Runtime& r = rt();
     for (Lock& l : g_name_locks) new (&l) Lock;
@@ -296,50 +375,57 @@ struct ThreadAccess {
     g_starting.store(0, std::memory_order_relaxed);
     tls_tid = sys_gettid();
 
-    Thread* cur = tls_current;
-    if (cur == nullptr && r.main->ident_.load() == get_ident()) cur = r.main.get();
-    std::shared_ptr<Thread> survivor;
+    std::shared_ptr<Thread> survivor = std::move(r.fork_survivor);
+    // Out of memory in prepare_fork: the old main object (the child's own
+    // copy) stands for the forking thread.
+    if (!survivor) survivor = r.main;
+    bool room = r.zombies.capacity() >= r.zombies.size() + r.active.size() + r.limbo.size() + 1;
     auto bury = [&](std::shared_ptr<Thread>& t) {
-      if (!t) return;
-      if (t.get() == cur) {
-        survivor = t;
-        return;
-      }
+      if (!t || t == survivor) return;
       // Its OS thread does not exist here: stopped, and nothing to reap.
       t->state_.store(Thread::kStopped, std::memory_order_relaxed);
       t->os_join_.store(Thread::kJoined, std::memory_order_relaxed);
-      r.zombies.push_back(t);  // never destroyed from inside a fork handler
+      // Never destroyed from inside a fork handler: kept for good, or (no
+      // room: out of memory in prepare_fork) its reference is leaked by
+      // overwriting the pointer without destroying it.
+      if (room) {
+        r.zombies.push_back(t);
+      } else {
+        new (&t) std::shared_ptr<Thread>();
+      }
     };
     for (auto& t : r.active) bury(t);
     for (auto& t : r.limbo) bury(t);
-    if (r.main.get() != cur) bury(r.main);
-    if (!survivor) {  // a foreign thread without a dummy, or a thread past its run()
-      survivor.reset(new Thread(Kind::kMain, "MainThread", false));
-    }
+    bury(r.main);
     survivor->ident_.store(get_ident(), std::memory_order_relaxed);
     survivor->native_id_.store(tls_tid, std::memory_order_relaxed);
+    survivor->state_.store(Thread::kStarted, std::memory_order_relaxed);
     r.active.clear();
     r.limbo.clear();
     r.active.push_back(survivor);
     r.main = survivor;
     tls_current = survivor.get();
-    plant_exit_waiter();  // the forking thread is the child's main thread
+    exit_waiter().armed = true;  // the forking thread is the child's main thread
   }
 
   // Destroyed by glibc at the start of exit() in the thread that calls it,
-  // before any atexit handler or static destructor.
+  // before any atexit handler or static destructor. Armed only in the
+  // process's main thread.
   struct ExitWaiter {
+    bool armed = false;
     ~ExitWaiter() {
+      if (!armed) return;
       try {
         _shutdown();
       } catch (...) {
       }
     }
   };
-  static void plant_exit_waiter() {
+  static ExitWaiter& exit_waiter() {
     thread_local ExitWaiter waiter;
-    (void)&waiter;
+    return waiter;
   }
+  static void plant_exit_waiter() { exit_waiter().armed = true; }
   static void shutdown_at_exit() {
     try {
       _shutdown();
@@ -401,9 +487,10 @@ Thread::Thread(std::unique_ptr<detail::Task> target)
 }
 
 Thread::Thread(Options options) {
-  if (options.stack_size != 0 && options.stack_size < detail::kMinStackSize) {
-    throw ValueError("size not valid: " + std::to_string(options.stack_size) + " bytes");
+  if (options.stack_size > static_cast<std::size_t>(LLONG_MAX)) {
+    throw OverflowError("Python int too large to convert to C ssize_t");
   }
+  detail::check_stack_size(static_cast<long long>(options.stack_size));
   stack_size_ = options.stack_size;
   if (options.target) target_ = detail::make_task(std::move(options.target));
   name_ = options.name && !options.name->empty() ? std::move(*options.name)
@@ -446,16 +533,37 @@ void Thread::start() {
     throw RuntimeError("threads can only be started once");
   }
   auto& r = ThreadAccess::rt();
+  // Strong guarantee: everything that can throw happens before
+  // pthread_create, and each failure puts the object back as it was.
+  auto undo = [&] {
+    self_ref_.reset();
+    std::shared_ptr<Thread> removed;
+    {
+      std::lock_guard g(r.lock);
+      removed = detail::take_from(r.limbo, this);
+      state_.store(kInitial, std::memory_order_release);
+      if (removed) detail::g_starting.fetch_sub(1, std::memory_order_release);
+    }
+    pl::unpark_all(&state_);  // shutdown() may be waiting on a thread in limbo
+  };
+  try {
+    std::lock_guard g(r.lock);
+    // Room in active for the move below, which must not fail (see Runtime).
+    detail::make_room(r.active, r.limbo.size() + 1);
+    r.limbo.push_back(self);
+    detail::g_starting.fetch_add(1, std::memory_order_relaxed);
+  } catch (...) {
+    undo();
+    throw;
+  }
   if (!detail::g_atexit_registered.exchange(true)) std::atexit(&ThreadAccess::shutdown_at_exit);
   std::size_t size =
       stack_size_ != 0 ? stack_size_ : detail::g_stack_size.load(std::memory_order_relaxed);
-  {
-    std::lock_guard g(r.lock);
-    r.limbo.push_back(self);
-    detail::g_starting.fetch_add(1, std::memory_order_relaxed);
-  }
   self_ref_ = self;
   fork_generation_ = detail::g_fork_generation.load(std::memory_order_relaxed);
+  // Nobody may reap the new thread until we are done with its pthread_t
+  // (reading its kernel id through it below).
+  os_join_.store(kStartHolds, std::memory_order_relaxed);
 
   pthread_attr_t attr;
   pthread_t tid{};
@@ -466,27 +574,26 @@ void Thread::start() {
     pthread_attr_destroy(&attr);
   }
   if (rc != 0) {
-    self_ref_.reset();
-    std::shared_ptr<Thread> removed;
-    {
-      std::lock_guard g(r.lock);
-      removed = detail::take_from(r.limbo, this);
-      state_.store(kInitial, std::memory_order_release);
-      detail::g_starting.fetch_sub(1, std::memory_order_release);
-    }
-    pl::unpark_all(&state_);
+    undo();
     throw RuntimeError("can't start new thread");
   }
-  // No waiting for the new thread (THR-S2): its ident is the pthread_t we
-  // already have, its native_id() waits for it in the rare case someone asks
-  // before it has run, and it becomes alive and active here unless it has
-  // already finished (it does both itself too, before run()).
+  // From here nothing throws. No waiting for the new thread (THR-S2): its
+  // ident is the pthread_t we already have, its native_id() waits for it in
+  // the rare case someone asks before it has run, and it becomes alive and
+  // active here unless it has already finished (it does both itself too,
+  // before run()).
   ident_.store(static_cast<ident_t>(tid), std::memory_order_release);
+  // Safe: the thread cannot have been reaped (kStartHolds), so `tid` still
+  // names it, not a later thread reusing its memory.
   if (native_id_t nid = detail::fast_tid(tid); nid > 0) publish_native_id(nid);
+  // Synchronises with the acquire loads in os_join(): a joiner that sees
+  // kNotJoined may now reap it.
+  os_join_.store(kNotJoined, std::memory_order_release);
+  pl::unpark_all(&os_join_);
   {
     std::lock_guard g(r.lock);
     if (std::shared_ptr<Thread> me = detail::take_from(r.limbo, this)) {
-      r.active.push_back(std::move(me));
+      r.active.push_back(std::move(me));  // within the capacity made above
     }
     std::uint32_t starting = kStarting;
     state_.compare_exchange_strong(starting, kStarted, std::memory_order_acq_rel);
@@ -563,6 +670,36 @@ bool Thread::wait_stopped(const detail::Deadline* deadline) {
   return true;
 }
 
+namespace detail {
+namespace {
+// pthread_join with a deadline on the monotonic clock (the parking core's).
+// (ThreadSanitizer does not intercept pthread_clockjoin_np, and would take a
+// thread joined through it for one still running.)
+int join_until(pthread_t t, const Deadline& deadline) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 31)) && \
+    !defined(__SANITIZE_THREAD__)
+  std::int64_t ns = deadline.ns > 0 ? deadline.ns : 0;
+  timespec abs{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  return pthread_clockjoin_np(t, nullptr, CLOCK_MONOTONIC, &abs);
+#else
+  // Only a wall-clock deadline is available: convert the time left, saturating.
+  timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::int64_t left = deadline.remaining_ns();
+  std::int64_t sec = left / 1000000000;
+  long nsec = now.tv_nsec + static_cast<long>(left % 1000000000);
+  if (nsec >= 1000000000) {
+    nsec -= 1000000000;
+    ++sec;
+  }
+  constexpr std::int64_t kMaxSec = std::numeric_limits<time_t>::max();
+  timespec abs{static_cast<time_t>(sec > kMaxSec - now.tv_sec ? kMaxSec : now.tv_sec + sec), nsec};
+  return pthread_timedjoin_np(t, nullptr, &abs);
+#endif
+}
+}  // namespace
+}  // namespace detail
+
 void Thread::os_join(const detail::Deadline* deadline) {
   if (kind_ != Kind::kNormal) return;
   if (fork_generation_ != detail::g_fork_generation.load(std::memory_order_relaxed)) return;
@@ -572,25 +709,32 @@ void Thread::os_join(const detail::Deadline* deadline) {
     if (s == kJoined) return;
     if (s == kNotJoined) {
       if (!os_join_.compare_exchange_strong(s, kJoining, std::memory_order_acquire)) continue;
-      int rc;
-      if (deadline == nullptr) {
-        rc = pthread_join(handle(), nullptr);
-      } else {
-        timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        std::int64_t ns = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec +
-                          deadline->remaining_ns();
-        timespec abs{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-        rc = pthread_timedjoin_np(handle(), nullptr, &abs);
-      }
-      os_join_.store(rc == ETIMEDOUT ? kNotJoined : kJoined, std::memory_order_release);
-      pl::unpark_all(&os_join_);
+      // Settles the join state however this ends: if this joiner is
+      // cancelled inside pthread_join (a forced unwind), the thread is still
+      // joinable, so the job goes back to the others.
+      struct Settle {
+        Thread* t;
+        std::uint32_t outcome = kNotJoined;
+        ~Settle() {
+          const void* key = &t->os_join_;
+          // Synchronises with the acquire loads of the joiners parked below.
+          t->os_join_.store(outcome, std::memory_order_release);
+          pl::unpark_all(key);  // the address only
+        }
+      } settle{this};
+      int rc = deadline == nullptr ? pthread_join(handle(), nullptr)
+                                   : detail::join_until(handle(), *deadline);
+      if (rc != ETIMEDOUT) settle.outcome = kJoined;
       return;
     }
-    // Another joiner is reaping it; wait for that (or for our deadline).
-    auto joining = [this] { return os_join_.load(std::memory_order_acquire) == kJoining; };
+    // start() is not done with it yet, or another joiner is reaping it: wait
+    // for that (or for our deadline).
+    auto busy = [this] {
+      std::uint32_t v = os_join_.load(std::memory_order_acquire);
+      return v == kStartHolds || v == kJoining;
+    };
     if (deadline != nullptr && deadline->expired()) return;
-    pl::park(&os_join_, joining, deadline);
+    pl::park(&os_join_, busy, deadline);
   }
 }
 
@@ -744,19 +888,7 @@ native_id_t get_native_id() noexcept {
 std::size_t stack_size() { return detail::g_stack_size.exchange(0); }
 
 std::size_t stack_size(long long size) {
-  if (size < 0) throw ValueError("size must be 0 or a positive value");
-  if (size != 0) {
-    bool ok = size >= detail::kMinStackSize;
-    if (ok) {  // as CPython: ask the platform whether it would accept it
-      pthread_attr_t attr;
-      ok = pthread_attr_init(&attr) == 0;
-      if (ok) {
-        ok = pthread_attr_setstacksize(&attr, static_cast<std::size_t>(size)) == 0;
-        pthread_attr_destroy(&attr);
-      }
-    }
-    if (!ok) throw ValueError("size not valid: " + std::to_string(size) + " bytes");
-  }
+  detail::check_stack_size(size);
   return detail::g_stack_size.exchange(static_cast<std::size_t>(size));
 }
 

@@ -94,3 +94,34 @@ TEST(Exit, FiftyExitsWhileDaemonsHammerTheLibrary) {
     ASSERT_EQ(r.err, "") << "run " << i;
   }
 }
+
+TEST(Exit, JoinerCancelledInsideJoinLeavesTheThreadJoinable) {
+#if defined(__SANITIZE_THREAD__)
+  // TSan's pthread_join interceptor cannot be cancelled: it leaves its
+  // "ignore" scope open and reports the thread "finished with ignores".
+  GTEST_SKIP() << "ThreadSanitizer does not support cancelling pthread_join";
+#endif
+  for (const char* mode : {"untimed", "timed"}) {
+    ChildResult r = run("join_cancel", mode);
+    EXPECT_EQ(r.status, 0) << mode << ": " << r.err;  // 142: a join hung
+    EXPECT_EQ(r.out, "joined\n") << mode;
+  }
+}
+
+TEST(Exit, FailedOsCallsAreFatalErrorsNamingTheCall) {
+  ChildResult key = run("fatal_errors", "key");
+  EXPECT_EQ(key.status, 128 + 6) << key.out << key.err;  // SIGABRT
+  EXPECT_NE(key.err.find("Fatal error"), std::string::npos) << key.err;
+  EXPECT_NE(key.err.find("pthread_key_create"), std::string::npos) << key.err;
+  EXPECT_NE(key.err.find("EAGAIN"), std::string::npos) << key.err;
+  EXPECT_EQ(key.out, "");
+
+  ChildResult atfork = run("fatal_errors", "atfork");
+  EXPECT_EQ(atfork.status, 128 + 6) << atfork.out << atfork.err;
+  EXPECT_NE(atfork.err.find("pthread_atfork"), std::string::npos) << atfork.err;
+  EXPECT_NE(atfork.err.find("ENOMEM"), std::string::npos) << atfork.err;
+
+  ChildResult none = run("fatal_errors", "none");
+  EXPECT_EQ(none.status, 0) << none.err;
+  EXPECT_EQ(none.out, "no error\n");
+}

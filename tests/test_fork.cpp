@@ -238,3 +238,11 @@ TEST(Fork, ChildExitWaitsForItsNonDaemonThreads) {
   EXPECT_EQ(r.out, "child: worker done\nchild status 7\n");
   EXPECT_EQ(r.err, "");
 }
+
+TEST(Fork, ChildHandlerDoesNotAllocate) {
+  // From the main thread, a started Thread, and a foreign thread that has no
+  // dummy (the child needs a new main Thread object, made before the fork).
+  ChildResult r = run_child(std::string(PYTHREADING_PROGRAMS_DIR) + "/prog_fork_alloc", {});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "main 0\nworker 0\nforeign 0\n") << r.err;
+}

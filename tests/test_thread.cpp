@@ -6,9 +6,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <climits>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +28,21 @@
 using threading::Event;
 using threading::Thread;
 using namespace test_support;
+
+// Allocation failure on demand, to test start()'s exception guarantee: while
+// t_fail_new is set, every operator new in that thread throws bad_alloc.
+// (new[], nothrow new and the deletes all reach these two.)
+namespace {
+thread_local bool t_fail_new = false;
+}  // namespace
+__attribute__((noinline)) void* operator new(std::size_t n) {
+  if (t_fail_new) throw std::bad_alloc();
+  if (void* p = std::malloc(n != 0 ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+// (Out of line, so GCC does not pair the inlined free() with a new-expression.)
+__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
+__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -656,4 +677,222 @@ TEST(Thread, ManyShortThreadsStress) {
   }
   EXPECT_TRUE(wait_until([&] { return sum.load() == n * (n - 1) / 2; }));
   EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
+}
+
+namespace {
+bool listed(const std::shared_ptr<Thread>& t) {
+  for (auto& x : threading::enumerate()) {
+    if (x == t) return true;
+  }
+  return false;
+}
+}  // namespace
+
+TEST(Thread, StartGivesTheStrongGuaranteeWhenRegistrationCannotAllocate) {
+  // Each start() runs with allocation failing; the registry must grow now
+  // and then (the threads stay alive), so some of them fail. A failed start()
+  // must leave nothing behind: not alive, not listed, startable again.
+  Event go;
+  std::vector<std::shared_ptr<Thread>> ts;
+  int failures = 0;
+  for (int i = 0; i < 600 && failures < 4; ++i) {
+    auto t = std::make_shared<Thread>([&] { go.wait(); });
+    ts.push_back(t);
+    bool threw = false;
+    t_fail_new = true;
+    try {
+      t->start();
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    t_fail_new = false;
+    if (threw) {
+      ++failures;
+      EXPECT_FALSE(t->is_alive()) << i;
+      EXPECT_FALSE(t->ident().has_value()) << i;
+      EXPECT_FALSE(listed(t)) << i;
+      EXPECT_EQ(runtime_error_of([&] { t->join(0.0); }), "cannot join thread before it is started");
+      EXPECT_EQ(runtime_error_of([&] { t->start(); }), "") << i;  // startable again
+    }
+    EXPECT_TRUE(t->is_alive()) << i;
+    EXPECT_TRUE(listed(t)) << i;
+  }
+  EXPECT_GE(failures, 4);
+  go.set();
+  for (auto& t : ts) t->join();
+  EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
+}
+
+namespace {
+// Set by the destructor of a thread_local the joined thread created: the
+// thread's thread_locals are gone, so its OS thread has been reaped.
+std::atomic<int> g_tls_destroyed{0};
+struct CountsItsDestruction {
+  ~CountsItsDestruction() { g_tls_destroyed.fetch_add(1); }
+};
+thread_local CountsItsDestruction t_counted;
+}  // namespace
+
+TEST(Thread, HugeJoinTimeoutsOnAThreadThatFinishesWaitForIt) {
+  // join(9e9) and join(TIMEOUT_MAX) are "forever" in practice: no overflow
+  // (UBSan), and they return only once the thread has ended and its
+  // thread_locals are destroyed, as an untimed join does.
+  const std::vector<threading::Timeout> timeouts = {
+      9e9,
+      threading::TIMEOUT_MAX,
+      std::chrono::hours(2000000),
+      std::chrono::duration<double>(threading::TIMEOUT_MAX),
+      1e9,
+      3600.0};
+  for (std::size_t i = 0; i < timeouts.size(); ++i) {
+    Event go;
+    g_tls_destroyed = 0;
+    auto t = std::make_shared<Thread>([&] {
+      (void)&t_counted;  // construct it in this thread
+      go.wait();
+    });
+    t->start();
+    std::thread releaser([&] { go.set(); });
+    t->join(timeouts[i]);
+    EXPECT_FALSE(t->is_alive()) << i;
+    EXPECT_EQ(g_tls_destroyed.load(), 1) << i;
+    releaser.join();
+  }
+  // Above TIMEOUT_MAX a running thread refuses it; a finished one returns.
+  Event go;
+  auto t = std::make_shared<Thread>([&] { go.wait(); });
+  t->start();
+  EXPECT_THROW(t->join(std::chrono::hours(2600000)), threading::OverflowError);
+  EXPECT_THROW(t->join(std::chrono::nanoseconds::max()), threading::OverflowError);
+  EXPECT_THROW(t->join(std::nextafter(threading::TIMEOUT_MAX, 1e300)), threading::OverflowError);
+  EXPECT_TRUE(t->is_alive());
+  go.set();
+  t->join();
+  t->join(std::chrono::nanoseconds::max());
+  t->join(std::chrono::hours::max());
+}
+
+TEST(Thread, EmptyTargetsMeanNoTarget) {
+  // Python's target=None, however it is spelled: the thread does nothing.
+  std::atomic<int> reported{0};
+  HookGuard hook([&](const threading::ExceptHookArgs&) { reported++; });
+  std::vector<std::shared_ptr<Thread>> ts;
+  ts.push_back(std::make_shared<Thread>(std::function<void()>{}));
+  ts.push_back(std::make_shared<Thread>(std::function<void(int)>{}, 1));
+  ts.push_back(std::make_shared<Thread>(static_cast<void (*)()>(nullptr)));
+  ts.push_back(std::make_shared<Thread>(static_cast<void (*)(int, int)>(nullptr), 1, 2));
+  ts.push_back(std::make_shared<Thread>(Thread::Options{.target = {}}));
+  ts.push_back(std::make_shared<Thread>(Thread::Options{.target = std::function<void()>{}}));
+  for (auto& t : ts) t->start();
+  for (auto& t : ts) t->join();
+  for (auto& t : ts) t->run();  // run() directly: nothing either
+  EXPECT_EQ(reported.load(), 0);
+}
+
+TEST(Thread, OptionsStackSizeFollowsTheRulesOfStackSize) {
+  // One validation for both: CPython's messages, checked at construction.
+  for (std::size_t bad : {std::size_t{1}, std::size_t{100}, std::size_t{32767}}) {
+    try {
+      Thread t(Thread::Options{.stack_size = bad});
+      ADD_FAILURE() << bad;
+    } catch (const threading::ValueError& e) {
+      EXPECT_EQ(std::string(e.what()), "size not valid: " + std::to_string(bad) + " bytes");
+    }
+    EXPECT_THROW(threading::stack_size(static_cast<long long>(bad)), threading::ValueError);
+  }
+  // Beyond ssize_t: CPython cannot even convert it.
+  for (std::size_t huge : {std::size_t{SIZE_MAX}, std::size_t{LLONG_MAX} + 1}) {
+    try {
+      Thread t(Thread::Options{.stack_size = huge});
+      ADD_FAILURE() << huge;
+    } catch (const threading::OverflowError& e) {
+      EXPECT_STREQ(e.what(), "Python int too large to convert to C ssize_t");
+    }
+  }
+  // Accepted by both (an OS that cannot honour it fails at start()).
+  Thread ok(Thread::Options{.stack_size = 32768});
+  Thread big(Thread::Options{.stack_size = std::size_t{LLONG_MAX}});
+  EXPECT_EQ(threading::stack_size(LLONG_MAX), 0u);
+  EXPECT_EQ(threading::stack_size(0), static_cast<std::size_t>(LLONG_MAX));
+}
+
+TEST(Thread, ConstructedInAForeignThreadRegistersItsDummy) {
+  // CPython's Thread.__init__ asks current_thread() for the daemon flag when
+  // none is given: a foreign thread gets its dummy then, numbered after the
+  // new Thread's name. With the daemon flag given it is not asked.
+  std::size_t before = threading::active_count();
+  std::size_t with_flag = 0, without_flag = 0;
+  std::string thread_name, dummy_name;
+  bool daemon = false;
+  std::thread([&] {
+    auto a = std::make_shared<Thread>(Thread::Options{.daemon = false});
+    with_flag = threading::active_count();
+    auto b = std::make_shared<Thread>();
+    without_flag = threading::active_count();
+    thread_name = b->name();
+    daemon = b->daemon();
+    dummy_name = threading::current_thread()->name();
+  }).join();
+  EXPECT_EQ(with_flag, before);
+  EXPECT_EQ(without_flag, before + 1);
+  EXPECT_TRUE(daemon);  // inherited from the (daemonic) dummy
+  ASSERT_EQ(dummy_name.rfind("Dummy-", 0), 0u) << dummy_name;
+  EXPECT_EQ(name_number(dummy_name), name_number(thread_name) + 1);
+  EXPECT_TRUE(wait_until([&] { return threading::active_count() == before; }));
+}
+
+TEST(Thread, JoinerMayDestroyTheThreadTheInstantJoinReturns) {
+  // The destruction guarantee: once join() has returned, the joiner may drop
+  // the last handle (the running thread holds its own until it stops
+  // touching the object). Under ASan any late access is a use-after-free.
+  const int n = 2000 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    auto t = std::make_shared<Thread>([] {});
+    t->start();
+    if (i % 2 == 0) {
+      t->join();
+    } else {
+      while (t->is_alive()) t->join(30.0);
+    }
+    t.reset();
+  }
+  for (int i = 0; i < n / 4; ++i) {
+    auto t = std::make_shared<Thread>([] { throw std::runtime_error("x"); });
+    HookGuard quiet([](const threading::ExceptHookArgs&) {});
+    t->start();
+    t->join(30.0);
+    t.reset();
+  }
+  EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
+}
+
+TEST(Thread, NativeIdStaysItsOwnWhenAnotherJoinerReapsItDuringStart) {
+  // A thread that ends at once may be joined (reaped) by another thread while
+  // start() is still running; start() must never read the kernel id through
+  // a reaped pthread_t, which a new thread may already reuse.
+  const int n = 300 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    std::atomic<threading::native_id_t> own{0};
+    auto t = std::make_shared<Thread>([&] { own = threading::get_native_id(); });
+    std::atomic<bool> go{false};
+    std::thread reaper([&] {
+      while (!go.load()) std::this_thread::yield();
+      while (!t->ident()) std::this_thread::yield();
+      while (true) {
+        try {
+          t->join();
+          break;
+        } catch (const threading::RuntimeError&) {  // not started as far as it can tell yet
+          std::this_thread::yield();
+        }
+      }
+      auto again = std::make_shared<Thread>([] {});  // may reuse the reaped thread's memory
+      again->start();
+      again->join();
+    });
+    go = true;
+    t->start();
+    reaper.join();
+    EXPECT_EQ(*t->native_id(), own.load()) << i;
+  }
 }

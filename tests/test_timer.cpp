@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -163,4 +164,41 @@ TEST(Timer, ManyConcurrentTimersCancelHalf) {
   for (int i = 1; i < kN; i += 2) ts[i]->cancel();
   for (auto& t : ts) t->join();
   EXPECT_EQ(fired.load(), kN / 2);
+}
+
+TEST(Timer, EmptyFunctionIsReportedWhenItFires) {
+  // CPython: Timer(0, None) raises TypeError in the timer thread.
+  std::atomic<int> bad_call{0};
+  HookGuard hook([&](const threading::ExceptHookArgs& args) {
+    if (*args.exc_type == typeid(std::bad_function_call)) bad_call++;
+  });
+  auto a = std::make_shared<Timer>(0, std::function<void()>{});
+  auto b = std::make_shared<Timer>(0, static_cast<void (*)(int)>(nullptr), 1);
+  a->start();
+  b->start();
+  a->join();
+  b->join();
+  EXPECT_EQ(bad_call.load(), 2);
+  auto c = std::make_shared<Timer>(std::nullopt, static_cast<void (*)()>(nullptr));
+  c->cancel();  // never fires: nothing to report
+  c->start();
+  c->join();
+  EXPECT_EQ(bad_call.load(), 2);
+}
+
+TEST(Timer, WaiterMayDestroyTheTimerOnceFinished) {
+  // The destruction guarantee: finished() set (or join() returned), the last
+  // handle may go at once. Under ASan any late access is a use-after-free.
+  const int n = 500 / kStressDivisor;
+  for (int i = 0; i < n; ++i) {
+    auto t = std::make_shared<Timer>(0, [] {});
+    t->start();
+    if (i % 2 == 0) {
+      t->finished().wait();
+    } else {
+      t->join(30.0);
+    }
+    t.reset();
+  }
+  EXPECT_TRUE(wait_until([&] { return threading::active_count() == 1; }));
 }

@@ -18,27 +18,45 @@
 // A Thread that no shared_ptr owns (on the stack, a member) can be built and
 // run() called directly, but start() refuses it with RuntimeError.
 //
+// Destruction. The running thread stops touching the object before it drops
+// its reference, and no library call touches it after the change of state
+// that lets join() return, except through a reference of its own. So once
+// join() has returned (or is_alive() has turned false, or a Timer's
+// finished() has been set), the caller may drop the last handle at once,
+// even if the thread itself has not finished exiting; the object is then
+// destroyed by whichever of them lets go last (possibly the thread itself,
+// after its run() has returned). Each caller of a member must of course
+// hold its own reference for the length of the call.
+//
 // Contract (CPython 3.11 unless noted):
 //   * The activity is the target called with decay-copies of the arguments
 //     (moved into the call, as std::thread does), or a subclass's run(). With
-//     neither, run() does nothing. run() releases the target when it returns,
-//     so whatever the target captured is freed by the thread that ran it.
+//     neither, run() does nothing; an empty std::function or a null function
+//     pointer is no target (Python's target=None), whatever the arguments. run() releases the
+//     target when it returns, so whatever the target captured is freed by the thread that ran it.
 //   * start() at most once ("threads can only be started once"). It returns
 //     after the new thread has published ident() and native_id() and entered
 //     enumerate() (without waiting for the new thread to run: the ident is
 //     the pthread_t and native_id() waits, if asked that early, for the
-//     thread to publish its kernel id, which it does before anything else). If the OS refuses the
-//     thread it raises RuntimeError("can't start new thread") and the object is as before: not
-//     alive, startable.
+//     thread to publish its kernel id, which it does before anything else).
+//     Strong guarantee: if start() throws (RuntimeError("can't start new
+//     thread") when the OS refuses the thread, bad_alloc when the registry
+//     cannot grow) no thread was created and the object is as before: not
+//     alive, not listed, startable.
 //   * is_alive() is true from just before run() starts until just after it
 //     returns (or throws).
 //   * join(timeout) waits for run() to end; std::nullopt waits forever, a
 //     negative timeout polls, NaN raises ValueError and one above TIMEOUT_MAX
 //     OverflowError (on a finished thread every timeout just returns). It
-//     returns nothing: check is_alive() to learn whether it timed out. Any
-//     number of threads may join at once, any number of times. An untimed
-//     join also waits until the OS thread is gone, so its thread_local data
-//     (and local<T> values) have been destroyed when join() returns.
+//     returns nothing: check is_alive() to learn whether it timed out. The
+//     timeout is measured on the monotonic clock (a wall-clock change does
+//     not move it) from a saturating deadline, so TIMEOUT_MAX or 9e9 just
+//     mean "a very long time". Any number of threads may join at once, any
+//     number of times, and a joiner cancelled inside join() (pthread_cancel)
+//     leaves the others able to join. An untimed join, and a timed one that
+//     sees run() end in time, also waits (within the same deadline) until
+//     the OS thread is gone, so its thread_local data (and local<T> values)
+//     have been destroyed when join() returns.
 //   * An exception escaping run() goes to threading::excepthook (by default
 //     "Exception in thread NAME:" and the exception's type and what() on
 //     stderr); the thread then ends normally and nothing else sees it.
@@ -61,9 +79,10 @@
 // handlers registered after that start(). threading::_shutdown() runs the
 // same wait on demand.
 //
-// fork(): waits until no Thread is inside start() or its thread's start-up
-// (before run()), so none is caught there. In the child only the forking
-// thread remains. It becomes
+// fork(): waits until no Thread is inside its thread's start-up (before
+// run()), so none is caught there. In the child only the forking thread
+// remains (the fork handlers allocate nothing in the child: what it needs is
+// made in the parent before the fork). It becomes
 // main_thread() (keeping its name), its ident/native_id are updated, every
 // other Thread reports is_alive() false and joins at once.
 #pragma once
@@ -114,6 +133,24 @@ class BoundTask final : public Task {
   std::tuple<Args...> args_;
 };
 
+template <class F>
+inline constexpr bool kIsStdFunction = false;
+template <class R, class... A>
+inline constexpr bool kIsStdFunction<std::function<R(A...)>> = true;
+
+// An empty std::function or a null (member) function pointer: Python's
+// target=None, whatever the arguments.
+template <class F>
+bool is_no_target(const F& f) noexcept {
+  if constexpr (kIsStdFunction<F>) {
+    return !f;
+  } else if constexpr (std::is_pointer_v<F> || std::is_member_pointer_v<F>) {
+    return f == nullptr;
+  } else {
+    return false;
+  }
+}
+
 template <class F, class... Args>
 std::unique_ptr<Task> make_task(F&& f, Args&&... args) {
   return std::make_unique<BoundTask<std::decay_t<F>, std::decay_t<Args>...>>(
@@ -126,9 +163,12 @@ struct ThreadAccess;
 class Thread : public std::enable_shared_from_this<Thread> {
  public:
   // Python's keyword arguments. An empty target is Python's target=None; an
-  // absent or empty name gives "Thread-N"; an absent daemon is inherited.
+  // absent or empty name gives "Thread-N"; an absent daemon is inherited
+  // (from current_thread(), as in Python: a foreign thread gets its dummy).
   // stack_size (an extension) overrides threading::stack_size() for this
-  // thread: 0 or at least 32768, else ValueError.
+  // thread, checked at construction by the same rules as stack_size(n)
+  // (ValueError "size not valid: N bytes"); above the largest ssize_t,
+  // OverflowError as CPython's int conversion.
   struct Options {
     // (Default member initialisers keep -Wextra quiet about omitted designators.)
     std::function<void()> target{};
@@ -144,7 +184,9 @@ class Thread : public std::enable_shared_from_this<Thread> {
   requires(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...> &&
            !std::is_same_v<std::remove_cvref_t<F>, Options>) explicit Thread(F&& target,
                                                                              Args&&... args)
-      : Thread(detail::make_task(std::forward<F>(target), std::forward<Args>(args)...)) {}
+      : Thread(detail::is_no_target<std::decay_t<F>>(target)
+                   ? nullptr
+                   : detail::make_task(std::forward<F>(target), std::forward<Args>(args)...)) {}
 
   Thread(const Thread&) = delete;
   Thread& operator=(const Thread&) = delete;
@@ -178,7 +220,9 @@ class Thread : public std::enable_shared_from_this<Thread> {
   friend struct detail::ThreadAccess;
   enum class Kind : std::uint8_t { kNormal, kMain, kDummy };
   enum State : std::uint32_t { kInitial, kStarting, kStarted, kStopped };
-  enum OsJoin : std::uint32_t { kNotJoined, kJoining, kJoined };
+  // kStartHolds: start() may still read the new thread through its pthread_t,
+  // so nobody may reap it yet (from start()'s pthread_create until it is done).
+  enum OsJoin : std::uint32_t { kStartHolds, kNotJoined, kJoining, kJoined };
   static constexpr native_id_t kNativeIdWaited = -1;
 
   explicit Thread(std::unique_ptr<detail::Task> target);
@@ -201,7 +245,7 @@ class Thread : public std::enable_shared_from_this<Thread> {
   std::string name_;  // guarded by one of a few global name locks
   std::atomic<bool> daemon_{false};
   std::atomic<std::uint32_t> state_{kInitial};
-  std::atomic<std::uint32_t> os_join_{kNotJoined};
+  std::atomic<std::uint32_t> os_join_{kStartHolds};
   // The pthread_t, published by start() and by the new thread (same value).
   std::atomic<ident_t> ident_{0};  // 0 = none yet
   // 0 = none yet; kNativeIdWaited = none yet and a native_id() caller is parked on it.
@@ -219,7 +263,9 @@ std::size_t active_count();
 inline std::size_t activeCount() { return active_count(); }
 // The calling thread's Thread; a foreign thread (std::thread, a C library's
 // callback thread) gets a daemonic "Dummy-N" the first time, which leaves
-// enumerate() when that thread exits.
+// enumerate() when that thread exits. (Constructing a Thread without a daemon
+// flag asks this, as Python's Thread.__init__ does, so a foreign thread gets
+// its dummy then, numbered after the new Thread.)
 std::shared_ptr<Thread> current_thread();
 inline std::shared_ptr<Thread> currentThread() { return current_thread(); }
 // The process's initial thread ("MainThread"), whoever asks.

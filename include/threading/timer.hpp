@@ -17,9 +17,15 @@
 //     timer thread, which goes to excepthook (the constructor accepts it).
 //   * The delay may be longer than the interval, never shorter.
 //   * Name "Thread-N", daemon inherited, as any Thread; an exception from the
-//     function is reported like any thread's.
+//     function is reported like any thread's. An empty std::function or a
+//     null function pointer, when the timer fires, throws std::bad_function_call
+//     in the timer thread (CPython's TypeError for function=None), reported so.
+//   * Destruction as for Thread: once finished() is set, or join() has
+//     returned, the last handle may be dropped at once (the timer thread holds
+//     its own reference while it still touches the object).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -37,7 +43,10 @@ class Timer : public Thread {
                                                                              F&& function,
                                                                              Args&&... args)
       : interval_(interval),
-        function_(detail::make_task(std::forward<F>(function), std::forward<Args>(args)...)) {}
+        function_(detail::is_no_target<std::decay_t<F>>(function)
+                      ? nullptr
+                      : detail::make_task(std::forward<F>(function), std::forward<Args>(args)...)) {
+  }
 
   // Stops the timer if it has not fired yet.
   void cancel() { finished_.set(); }
@@ -50,6 +59,7 @@ class Timer : public Thread {
     finished_.wait(interval_);
     if (!finished_.is_set()) {
       std::unique_ptr<detail::Task> f = std::move(function_);
+      if (f == nullptr) throw std::bad_function_call();  // finished_ stays unset, as in CPython
       f->invoke();
     }
     finished_.set();
