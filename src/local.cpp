@@ -25,6 +25,7 @@
 #include <new>
 #include <vector>
 
+#include "fatal.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/lock.hpp"
 
@@ -61,14 +62,6 @@ constexpr int kExitPasses = 4;  // POSIX's minimum
 // Values a local's destructor takes per visit of the registry (on the stack:
 // a destructor has no way to report bad_alloc).
 constexpr std::size_t kBatch = 32;
-
-// The OS refused something the registry cannot work without.
-[[noreturn]] void fatal_os_error(const char* call, int err) noexcept {
-  std::fprintf(stderr, "pythreading: fatal error: %s failed: %s (errno %d)\n", call,
-               std::strerror(err), err);
-  std::fflush(stderr);
-  std::abort();
-}
 
 struct Meta {
   void (*destroy)(void*) = nullptr;  // null while the id is free
