@@ -40,6 +40,8 @@ void WaitList::unlink(Waiter* w) noexcept {
 void QueueCore::grant(WaitList& list, std::uint32_t outcome) noexcept {
   Waiter* w = list.head;
   list.unlink(w);
+  bump(counter(list), -1);
+  bump(wakeups_, 1);
   w->outcome = outcome;
   w->wake_next = wake_chain_;
   wake_chain_ = w;
@@ -82,8 +84,13 @@ void QueueCore::unlock() noexcept {
   }
 }
 
+std::atomic<std::size_t>& QueueCore::counter(WaitList& list) noexcept {
+  return &list == &getters_ ? n_getters_ : &list == &putters_ ? n_putters_ : n_joiners_;
+}
+
 std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadline) {
   list.push_back(&w);
+  bump(counter(list), 1);
   unlock();
   for (;;) {
     pl::ParkResult r = pl::park(
@@ -98,6 +105,7 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
     lock();
     if (w.listed) {
       list.unlink(&w);
+      bump(counter(list), -1);
       return kWaiting;
     }
     // Granted just as the deadline passed: the grant is on its way; take it.

@@ -309,6 +309,11 @@ class BasicQueue {
     return core_.maxsize() > 0 && qsize() >= static_cast<std::size_t>(core_.maxsize());
   }
   long long maxsize() const noexcept { return core_.maxsize(); }
+  // Diagnostics (C++ only, snapshots): threads blocked in get()/put(), and
+  // the number of wake-ups the queue has issued (one per granted item/slot).
+  std::size_t waiting_getters() const noexcept { return core_.waiting_getters(); }
+  std::size_t waiting_putters() const noexcept { return core_.waiting_putters(); }
+  std::size_t wakeups() const noexcept { return core_.wakeups(); }
 
   void task_done() { core_.task_done(); }
   void join() { core_.join(); }
@@ -497,6 +502,8 @@ class SimpleQueue {
 
   std::size_t qsize() const noexcept { return core_.size(); }
   bool empty() const noexcept { return qsize() == 0; }
+  std::size_t waiting_getters() const noexcept { return core_.waiting_getters(); }
+  std::size_t wakeups() const noexcept { return core_.wakeups(); }
 
  private:
   using Deadline = detail::Deadline;

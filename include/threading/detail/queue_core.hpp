@@ -53,7 +53,7 @@ class QueueCore {
   static constexpr std::uint32_t kShutDown = 2;
   static constexpr std::uint32_t kDone = 3;  // join(): unfinished tasks reached 0
 
-  explicit QueueCore(long long maxsize) noexcept : maxsize_(maxsize > 0 ? maxsize : 0) {}
+  explicit QueueCore(long long maxsize) noexcept : maxsize_(maxsize) {}
   QueueCore(const QueueCore&) = delete;
   QueueCore& operator=(const QueueCore&) = delete;
 
@@ -84,21 +84,35 @@ class QueueCore {
   std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
   long long maxsize() const noexcept { return maxsize_; }
   bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_relaxed); }
+  // Diagnostics (snapshots): threads blocked in get/put, and every wake-up
+  // the queue has issued so far (tests count these to prove there is no herd).
+  std::size_t waiting_getters() const noexcept {
+    return n_getters_.load(std::memory_order_relaxed);
+  }
+  std::size_t waiting_putters() const noexcept {
+    return n_putters_.load(std::memory_order_relaxed);
+  }
+  std::size_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
 
  private:
   bool item_free() const noexcept { return size_.load(std::memory_order_relaxed) > reserved_get_; }
   bool slot_free() const noexcept {
-    return maxsize_ == 0 || size_.load(std::memory_order_relaxed) + reserved_put_ <
+    return maxsize_ <= 0 || size_.load(std::memory_order_relaxed) + reserved_put_ <
                                 static_cast<std::size_t>(maxsize_);
   }
   void grant(WaitList& list, std::uint32_t outcome) noexcept;
   void rebalance() noexcept;
+  std::atomic<std::size_t>& counter(WaitList& list) noexcept;
+  static void bump(std::atomic<std::size_t>& c, int by) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + static_cast<std::size_t>(by),
+            std::memory_order_relaxed);
+  }
   // Enqueued on `list`, lock held on entry and on return; returns the outcome
   // or kWaiting when the deadline passed first.
   std::uint32_t wait(WaitList& list, Waiter& w, const Deadline* deadline);
 
   Lock mutex_;
-  long long maxsize_;
+  long long maxsize_;                 // as given: <= 0 is unbounded (Python keeps it too)
   std::atomic<std::size_t> size_{0};  // written under mutex_, read anywhere
   std::atomic<bool> shutdown_{false};
   std::size_t reserved_get_ = 0;  // items granted to woken getters
@@ -106,6 +120,8 @@ class QueueCore {
   std::size_t unfinished_ = 0;
   WaitList getters_, putters_, joiners_;
   Waiter* wake_chain_ = nullptr;
+  std::atomic<std::size_t> n_getters_{0}, n_putters_{0}, n_joiners_{0},
+      wakeups_{0};  // written under mutex_
 };
 
 }  // namespace threading::queue::detail
