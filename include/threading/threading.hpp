@@ -7,6 +7,7 @@
 #include "threading/event.hpp"
 #include "threading/local.hpp"
 #include "threading/lock.hpp"
+#include "threading/queue.hpp"
 #include "threading/rlock.hpp"
 #include "threading/semaphore.hpp"
 #include "threading/thread.hpp"

@@ -1,0 +1,127 @@
+// The synchronisation shared by every queue in <threading/queue.hpp>: an
+// internal Lock over the queue's counters and three FIFO lists of waiter
+// records. Every blocked thread waits on its own record's state word (a
+// private parking key), so a wake-up is always addressed to one thread.
+//
+// Grants, not broadcasts: when an item arrives and a getter waits, the
+// oldest getter is granted that item (reserved for it, so no newcomer can
+// barge in) and only it is woken; likewise a freed slot is granted to the
+// oldest blocked putter. Hence no herd, FIFO among blocked threads, and a
+// timed-out waiter that was granted at the last moment still gets its item
+// (it sees it is no longer listed and waits for the grant to be published).
+//
+// Self-synchronising: a grant's state is published inside the parking
+// core's unpark callback, after the internal lock was released; after that
+// store the granting thread never touches the queue or the record again.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "threading/lock.hpp"
+#include "threading/timeout.hpp"
+
+namespace threading::queue::detail {
+
+using threading::detail::Deadline;
+
+struct Waiter {
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+  Waiter* wake_next = nullptr;  // in the chain woken after the lock is released
+  bool listed = false;          // guarded by the queue's lock
+  std::uint32_t outcome = 0;    // what to publish in `state` when woken
+  std::atomic<std::uint32_t> state{0};
+};
+
+struct WaitList {
+  Waiter* head = nullptr;
+  Waiter* tail = nullptr;
+  bool empty() const noexcept { return head == nullptr; }
+  void push_back(Waiter* w) noexcept;
+  void unlink(Waiter* w) noexcept;
+};
+
+// Results of acquire_item()/acquire_slot().
+enum class Acquired : std::uint8_t { kOk, kUnavailable, kShutDown };
+
+class QueueCore {
+ public:
+  static constexpr std::uint32_t kWaiting = 0;
+  static constexpr std::uint32_t kGranted = 1;
+  static constexpr std::uint32_t kShutDown = 2;
+  static constexpr std::uint32_t kDone = 3;  // join(): unfinished tasks reached 0
+
+  explicit QueueCore(long long maxsize) noexcept : maxsize_(maxsize) {}
+  QueueCore(const QueueCore&) = delete;
+  QueueCore& operator=(const QueueCore&) = delete;
+
+  // Waits for an item the caller may take (deadline nullptr = forever;
+  // block=false = never wait). kOk returns with the lock held: the caller
+  // takes the item, then calls item_taken() or take_failed(), then unlock().
+  Acquired acquire_item(bool block, const Deadline* deadline);
+  // Waits for a free slot; kOk returns with the lock held: the caller stores
+  // the item, then calls item_added() or add_failed(), then unlock().
+  Acquired acquire_slot(bool block, const Deadline* deadline);
+
+  void item_taken() noexcept;
+  void take_failed() noexcept { rebalance(); }
+  void item_added(bool count_task) noexcept;
+  void add_failed() noexcept { rebalance(); }
+  // A taken item given back (SimpleQueue, when moving it out threw).
+  void item_returned() noexcept;
+
+  void lock() { mutex_.lock(); }
+  // Releases the lock, then wakes every waiter granted meanwhile.
+  void unlock() noexcept;
+
+  void task_done();
+  void join();
+  // With the lock held; `removed` items were just cleared (immediate).
+  void shutdown_locked(bool immediate, std::size_t removed) noexcept;
+
+  std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  long long maxsize() const noexcept { return maxsize_; }
+  bool is_shutdown() const noexcept { return shutdown_.load(std::memory_order_relaxed); }
+  // Diagnostics (snapshots): threads blocked in get/put, and every wake-up
+  // the queue has issued so far (tests count these to prove there is no herd).
+  std::size_t waiting_getters() const noexcept {
+    return n_getters_.load(std::memory_order_relaxed);
+  }
+  std::size_t waiting_putters() const noexcept {
+    return n_putters_.load(std::memory_order_relaxed);
+  }
+  std::size_t wakeups() const noexcept { return wakeups_.load(std::memory_order_relaxed); }
+
+ private:
+  bool item_free() const noexcept { return size_.load(std::memory_order_relaxed) > reserved_get_; }
+  bool slot_free() const noexcept {
+    return maxsize_ <= 0 || size_.load(std::memory_order_relaxed) + reserved_put_ <
+                                static_cast<std::size_t>(maxsize_);
+  }
+  void grant(WaitList& list, std::uint32_t outcome) noexcept;
+  void rebalance() noexcept;
+  std::atomic<std::size_t>& counter(WaitList& list) noexcept;
+  static void bump(std::atomic<std::size_t>& c, int by) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + static_cast<std::size_t>(by),
+            std::memory_order_relaxed);
+  }
+  // Enqueued on `list`, lock held on entry and on return; returns the outcome
+  // or kWaiting when the deadline passed first.
+  std::uint32_t wait(WaitList& list, Waiter& w, const Deadline* deadline);
+
+  Lock mutex_;
+  long long maxsize_;                 // as given: <= 0 is unbounded (Python keeps it too)
+  std::atomic<std::size_t> size_{0};  // written under mutex_, read anywhere
+  std::atomic<bool> shutdown_{false};
+  std::size_t reserved_get_ = 0;  // items granted to woken getters
+  std::size_t reserved_put_ = 0;  // slots granted to woken putters
+  std::size_t unfinished_ = 0;
+  WaitList getters_, putters_, joiners_;
+  Waiter* wake_chain_ = nullptr;
+  std::atomic<std::size_t> n_getters_{0}, n_putters_{0}, n_joiners_{0},
+      wakeups_{0};  // written under mutex_
+};
+
+}  // namespace threading::queue::detail

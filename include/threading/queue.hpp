@@ -1,0 +1,561 @@
+// threading::queue — Python's `queue` module: Queue, LifoQueue,
+// PriorityQueue, SimpleQueue and the Empty, Full and ShutDown exceptions.
+//
+//   Python                                  C++ (namespace queue = threading::queue;)
+//   q = queue.Queue(maxsize=8)              queue::Queue<Job> q(8);
+//   queue.LifoQueue() / PriorityQueue()     queue::LifoQueue<T> / queue::PriorityQueue<T>
+//   queue.SimpleQueue()                     queue::SimpleQueue<T>
+//   q.put(x); q.put(x, False)               q.put(x); q.put(x, false);
+//   q.put(x, timeout=0.5)                   q.put(x, true, 0.5);        // or 500ms
+//   q.put_nowait(x)                         q.put_nowait(x);
+//   x = q.get(); q.get(timeout=1)           T x = q.get(); q.get(true, 1.0);
+//   q.get_nowait()                          q.get_nowait();
+//   q.qsize(), q.empty(), q.full()          q.qsize(), q.empty(), q.full()
+//   q.task_done(); q.join()                 q.task_done(); q.join();
+//   q.shutdown(immediate=True)   (3.13)     q.shutdown(true);
+//   q.maxsize                               q.maxsize()
+//   except queue.Empty / Full / ShutDown    catch (const queue::Empty&) / Full / ShutDown
+//   (C++ only)                              q.emplace(args...); q.try_put(x) -> bool;
+//                                           q.try_get() -> std::optional<T>;
+//                                           q.try_put_for(x, 10ms), try_put_until(x, tp),
+//                                           q.try_get_for(10ms), try_get_until(tp)
+//
+// Contract (CPython 3.13's Lib/queue.py, checked against it):
+//   * Queue(maxsize): maxsize <= 0 is unbounded.
+//   * put(item, block, timeout): ShutDown if the queue was shut down (first).
+//     On a bounded queue: block=false raises Full when full (timeout
+//     ignored); a negative timeout raises
+//     ValueError("'timeout' must be a non-negative number") even when there is
+//     room; a timeout waits at most that long, then raises Full; a NaN timeout
+//     waits forever and one above TIMEOUT_MAX raises OverflowError, both only
+//     when the call has to wait (as CPython). An unbounded put never waits and
+//     ignores block/timeout.
+//   * get(block, timeout): ShutDown when shut down and empty (or after an
+//     immediate shutdown); block=false raises Empty when empty; a negative
+//     timeout raises ValueError (even when an item is there); a timed get
+//     raises Empty only once its whole timeout has elapsed, never earlier.
+//   * task_done(): ValueError("task_done() called too many times") when
+//     there are no unfinished tasks. join() returns once every put() has been
+//     matched by a task_done() (at once when none are pending).
+//   * shutdown(immediate=false): later puts raise ShutDown; blocked putters
+//     and getters wake and raise ShutDown; gets drain what is left. With
+//     immediate=true the items left are discarded (destroyed), each counted
+//     as a task_done(), so join() returns once nothing else is unfinished.
+//   * qsize()/empty()/full() are snapshots, as in Python.
+//   * Empty, Full and ShutDown derive from std::runtime_error (Python's derive
+//     from Exception; not from RuntimeError); what() is the type's name, as
+//     Python raises them with no message.
+//   * SimpleQueue<T>: unbounded FIFO without task tracking or shutdown, as
+//     CPython's C SimpleQueue: put(item, block, timeout) ignores block and
+//     timeout and never waits for space; get(block, timeout) validates the
+//     timeout first whenever block is true: NaN raises ValueError("Invalid
+//     value NaN (not a number)"), above TIMEOUT_MAX OverflowError, negative
+//     ValueError("'timeout' must be a non-negative number").
+//
+// C++ extras: put(const T&) copies, put(T&&) moves; emplace(args...)
+// constructs in the queue (blocking like put()). try_put/try_get and the
+// timed variants never throw Empty/Full/ShutDown: they return false/nullopt,
+// and a try_put that fails leaves its argument untouched. Durations and time
+// points of any clock are accepted and never overflow (saturating, see
+// timeout.hpp); a non-positive one is a single try.
+//
+// Guarantees beyond Python's letter:
+//   * FIFO among blocked threads: blocked getters are served oldest first,
+//     and so are blocked putters (each freed slot goes to the oldest one).
+//   * No herd: an arriving item wakes exactly one blocked getter and a freed
+//     slot exactly one blocked putter; the slot or item is reserved for it,
+//     so no thread arriving meanwhile can take it. shutdown() wakes all.
+//   * A timed wait that expires just as an item (or slot) is granted to it
+//     returns that item (or stores its own): nothing is lost or duplicated.
+//   * Exception safety: if T's copy/move (or construction in emplace) throws
+//     in put, nothing was added and the argument is as T's constructor left
+//     it; if moving the item out throws in get, the item stays in the queue
+//     (for SimpleQueue at its front) and the next getter is served. The queue
+//     stays consistent either way. A PriorityQueue's Compare should not
+//     throw; if it does, nothing is lost but the order becomes unspecified.
+//   * SimpleQueue::put runs no user code while holding the queue's internal
+//     lock (the node is built first), so it is safe to call from a destructor
+//     or a constructor running inside another put/get on the same thread.
+//     For Queue/LifoQueue/PriorityQueue T's constructors run under that lock:
+//     they must not call back into the same queue.
+//
+// Destruction is self-synchronising, like every object here: once the last
+// get()/put()/join() using it has returned in thread A, A may destroy the
+// queue even if the thread that woke it has not yet returned. Grants are
+// published inside the parking core's unpark callback, after the internal
+// lock was released; after that the waking thread never touches the queue.
+//
+// Performance: blocking rests on the parking core, each blocked thread
+// parking on its own waiter record (never std::mutex/condition_variable).
+// An uncontended put/get is one Lock acquire/release around a deque
+// operation. PriorityQueue is a binary heap (boxed when T's move may throw).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "threading/detail/queue_core.hpp"
+#include "threading/errors.hpp"
+#include "threading/timeout.hpp"
+
+namespace threading::queue {
+
+class Empty : public std::runtime_error {
+ public:
+  Empty() : std::runtime_error("Empty") {}
+};
+class Full : public std::runtime_error {
+ public:
+  Full() : std::runtime_error("Full") {}
+};
+class ShutDown : public std::runtime_error {
+ public:
+  ShutDown() : std::runtime_error("ShutDown") {}
+};
+
+namespace detail {
+
+// Timeout checks as CPython's Queue/SimpleQueue make them (src/queue.cpp).
+void check_timeout(const Timeout& timeout);  // negative: ValueError
+// None/NaN: no limit; above TIMEOUT_MAX: OverflowError; else a deadline.
+std::optional<Deadline> python_deadline(const Timeout& timeout);
+void check_simple_timeout(const Timeout& timeout);
+
+template <class T>
+class FifoStorage {
+ public:
+  template <class... A>
+  void emplace(A&&... a) {
+    items_.emplace_back(std::forward<A>(a)...);  // strong guarantee at either end
+  }
+  T& top() noexcept { return items_.front(); }
+  void pop() noexcept { items_.pop_front(); }
+  std::size_t clear() noexcept {
+    std::size_t n = items_.size();
+    items_.clear();
+    return n;
+  }
+
+ private:
+  std::deque<T> items_;
+};
+
+template <class T>
+class LifoStorage {
+ public:
+  template <class... A>
+  void emplace(A&&... a) {
+    items_.emplace_back(std::forward<A>(a)...);
+  }
+  T& top() noexcept { return items_.back(); }
+  void pop() noexcept { items_.pop_back(); }
+  std::size_t clear() noexcept {
+    std::size_t n = items_.size();
+    items_.clear();
+    return n;
+  }
+
+ private:
+  std::deque<T> items_;
+};
+
+// A binary heap that moves elements only by swapping, so a throwing Compare
+// leaves a permutation (nothing lost). T is boxed unless its moves and swaps
+// cannot throw. Compare as std::priority_queue: comp(a, b) means a comes out
+// after b, so std::greater gives lowest first.
+template <class T, class Compare>
+class HeapStorage {
+  static constexpr bool kDirect = std::is_nothrow_move_constructible_v<T> &&
+                                  std::is_nothrow_move_assignable_v<T> &&
+                                  std::is_nothrow_swappable_v<T>;
+  using Slot = std::conditional_t<kDirect, T, std::unique_ptr<T>>;
+
+ public:
+  template <class... A>
+  void emplace(A&&... a) {
+    items_.reserve(items_.size() + 1);  // a bad_alloc here changes nothing
+    if constexpr (kDirect) {
+      items_.emplace_back(std::forward<A>(a)...);
+    } else {
+      items_.push_back(std::make_unique<T>(std::forward<A>(a)...));
+    }
+    std::size_t i = items_.size() - 1;
+    while (i > 0) {
+      std::size_t parent = (i - 1) / 2;
+      if (!comp_(at(parent), at(i))) break;
+      std::swap(items_[parent], items_[i]);
+      i = parent;
+    }
+  }
+  T& top() noexcept { return at(0); }
+  void pop() noexcept {
+    std::swap(items_.front(), items_.back());
+    items_.pop_back();
+    try {
+      sift_down();
+    } catch (...) {
+      // A throwing Compare: nothing is lost; the order is unspecified now.
+    }
+  }
+  std::size_t clear() noexcept {
+    std::size_t n = items_.size();
+    items_.clear();
+    return n;
+  }
+
+ private:
+  T& at(std::size_t i) noexcept {
+    if constexpr (kDirect) {
+      return items_[i];
+    } else {
+      return *items_[i];
+    }
+  }
+  void sift_down() {
+    std::size_t n = items_.size();
+    std::size_t i = 0;
+    for (;;) {
+      std::size_t best = i;
+      std::size_t l = 2 * i + 1;
+      if (l < n && comp_(at(best), at(l))) best = l;
+      if (l + 1 < n && comp_(at(best), at(l + 1))) best = l + 1;
+      if (best == i) return;
+      std::swap(items_[i], items_[best]);
+      i = best;
+    }
+  }
+
+  std::vector<Slot> items_;
+  [[no_unique_address]] Compare comp_{};
+};
+
+// Queue, LifoQueue and PriorityQueue: one implementation, three storages.
+template <class T, class Storage>
+class BasicQueue {
+  static_assert(std::is_object_v<T> && !std::is_const_v<T>, "queues hold non-const objects");
+
+ public:
+  explicit BasicQueue(long long maxsize = 0) : core_(maxsize) {}
+  BasicQueue(const BasicQueue&) = delete;
+  BasicQueue& operator=(const BasicQueue&) = delete;
+
+  void put(const T& item, bool block = true, Timeout timeout = std::nullopt) {
+    put_impl(block, timeout, item);
+  }
+  void put(T&& item, bool block = true, Timeout timeout = std::nullopt) {
+    put_impl(block, timeout, std::move(item));
+  }
+  void put_nowait(const T& item) { put_impl(false, std::nullopt, item); }
+  void put_nowait(T&& item) { put_impl(false, std::nullopt, std::move(item)); }
+  // Blocking put of T(args...), built in place.
+  template <class... A>
+  void emplace(A&&... args) {
+    put_impl(true, std::nullopt, std::forward<A>(args)...);
+  }
+
+  T get(bool block = true, Timeout timeout = std::nullopt) {
+    if (block) check_get_timeout(timeout);
+    Acquired r = core_.acquire_item(false, nullptr);
+    if (r == Acquired::kUnavailable && block) {
+      std::optional<Deadline> d = python_deadline(timeout);
+      r = core_.acquire_item(true, d ? &*d : nullptr);
+    }
+    if (r == Acquired::kShutDown) throw ShutDown();
+    if (r == Acquired::kUnavailable) throw Empty();
+    return take<T>();
+  }
+  T get_nowait() { return get(false); }
+
+  // Non-throwing (for Empty/Full/ShutDown) C++ forms. A failed try_put does
+  // not touch its argument.
+  template <class U = T>
+  requires std::is_constructible_v<T, U&&>
+  bool try_put(U&& item) { return try_put_impl(false, nullptr, std::forward<U>(item)); }
+  template <class U, class Rep, class Period>
+  requires std::is_constructible_v<T, U&&>
+  bool try_put_for(U&& item, const std::chrono::duration<Rep, Period>& d) {
+    Deadline dl = Deadline::after(d);
+    return try_put_impl(true, &dl, std::forward<U>(item));
+  }
+  template <class U, class Clock, class Duration>
+  requires std::is_constructible_v<T, U&&>
+  bool try_put_until(U&& item, const std::chrono::time_point<Clock, Duration>& t) {
+    Deadline dl = Deadline::at(t);
+    return try_put_impl(true, &dl, std::forward<U>(item));
+  }
+  std::optional<T> try_get() { return try_get_impl(false, nullptr); }
+  template <class Rep, class Period>
+  std::optional<T> try_get_for(const std::chrono::duration<Rep, Period>& d) {
+    Deadline dl = Deadline::after(d);
+    return try_get_impl(true, &dl);
+  }
+  template <class Clock, class Duration>
+  std::optional<T> try_get_until(const std::chrono::time_point<Clock, Duration>& t) {
+    Deadline dl = Deadline::at(t);
+    return try_get_impl(true, &dl);
+  }
+
+  std::size_t qsize() const noexcept { return core_.size(); }
+  bool empty() const noexcept { return qsize() == 0; }
+  bool full() const noexcept {
+    return core_.maxsize() > 0 && qsize() >= static_cast<std::size_t>(core_.maxsize());
+  }
+  long long maxsize() const noexcept { return core_.maxsize(); }
+  // Diagnostics (C++ only, snapshots): threads blocked in get()/put(), and
+  // the number of wake-ups the queue has issued (one per granted item/slot).
+  std::size_t waiting_getters() const noexcept { return core_.waiting_getters(); }
+  std::size_t waiting_putters() const noexcept { return core_.waiting_putters(); }
+  std::size_t wakeups() const noexcept { return core_.wakeups(); }
+
+  void task_done() { core_.task_done(); }
+  void join() { core_.join(); }
+  void shutdown(bool immediate = false) {
+    core_.lock();
+    std::size_t removed = immediate ? storage_.clear() : 0;
+    core_.shutdown_locked(immediate, removed);
+    core_.unlock();
+  }
+  bool is_shutdown() const noexcept { return core_.is_shutdown(); }
+
+ private:
+  using Acquired = detail::Acquired;
+
+  void check_get_timeout(const Timeout& timeout) {
+    if (!timeout.is_none() && timeout.seconds() < 0) {
+      if (core_.is_shutdown() && core_.size() == 0) throw ShutDown();  // CPython checks first
+      check_timeout(timeout);
+    }
+  }
+
+  template <class... A>
+  void put_impl(bool block, const Timeout& timeout, A&&... args) {
+    if (core_.maxsize() > 0 && block && !timeout.is_none() && timeout.seconds() < 0) {
+      if (core_.is_shutdown()) throw ShutDown();
+      check_timeout(timeout);
+    }
+    Acquired r = core_.acquire_slot(false, nullptr);
+    if (r == Acquired::kUnavailable && block) {
+      std::optional<Deadline> d = python_deadline(timeout);
+      r = core_.acquire_slot(true, d ? &*d : nullptr);
+    }
+    if (r == Acquired::kShutDown) throw ShutDown();
+    if (r == Acquired::kUnavailable) throw Full();
+    store(std::forward<A>(args)...);
+  }
+
+  template <class U>
+  bool try_put_impl(bool block, const Deadline* d, U&& item) {
+    if (core_.acquire_slot(block, d) != Acquired::kOk) return false;
+    store(std::forward<U>(item));
+    return true;
+  }
+
+  std::optional<T> try_get_impl(bool block, const Deadline* d) {
+    if (core_.acquire_item(block, d) != Acquired::kOk) return std::nullopt;
+    return take<std::optional<T>>();
+  }
+
+  // Lock held, a slot ours.
+  template <class... A>
+  void store(A&&... args) {
+    try {
+      storage_.emplace(std::forward<A>(args)...);
+    } catch (...) {
+      core_.add_failed();  // the slot goes to the next putter
+      core_.unlock();
+      throw;
+    }
+    core_.item_added(true);
+    core_.unlock();
+  }
+
+  struct TakeGuard {
+    detail::QueueCore& core;
+    bool taken = false;
+    ~TakeGuard() {
+      if (!taken) core.take_failed();  // the item stays; the next getter is served
+      core.unlock();
+    }
+  };
+
+  // Lock held, an item ours. R is T or std::optional<T>, built directly in
+  // the return slot so the item moves exactly once.
+  template <class R>
+  R take() {
+    TakeGuard guard{core_};
+    R result = make<R>(std::move(storage_.top()));
+    storage_.pop();
+    core_.item_taken();
+    guard.taken = true;
+    return result;
+  }
+  template <class R>
+  static R make(T&& item) {
+    if constexpr (std::is_same_v<R, T>) {
+      return T(std::move(item));
+    } else {
+      return R(std::in_place, std::move(item));
+    }
+  }
+
+  detail::QueueCore core_;
+  Storage storage_;
+};
+
+}  // namespace detail
+
+// FIFO queue.
+template <class T>
+class Queue : public detail::BasicQueue<T, detail::FifoStorage<T>> {
+ public:
+  using detail::BasicQueue<T, detail::FifoStorage<T>>::BasicQueue;
+};
+
+// LIFO queue (a stack).
+template <class T>
+class LifoQueue : public detail::BasicQueue<T, detail::LifoStorage<T>> {
+ public:
+  using detail::BasicQueue<T, detail::LifoStorage<T>>::BasicQueue;
+};
+
+// Lowest first with the default Compare (as heapq); Compare follows
+// std::priority_queue's convention. Equal items come out in no promised order.
+template <class T, class Compare = std::greater<T>>
+class PriorityQueue : public detail::BasicQueue<T, detail::HeapStorage<T, Compare>> {
+ public:
+  using detail::BasicQueue<T, detail::HeapStorage<T, Compare>>::BasicQueue;
+};
+
+// Unbounded FIFO, no task tracking, no shutdown (CPython's C SimpleQueue).
+template <class T>
+class SimpleQueue {
+  struct Node {
+    template <class... A>
+    explicit Node(A&&... a) : value(std::forward<A>(a)...) {}
+    Node* next = nullptr;
+    T value;
+  };
+
+ public:
+  SimpleQueue() : core_(0) {}
+  SimpleQueue(const SimpleQueue&) = delete;
+  SimpleQueue& operator=(const SimpleQueue&) = delete;
+  ~SimpleQueue() {
+    while (head_ != nullptr) delete std::exchange(head_, head_->next);
+  }
+
+  // Never waits for space; block and timeout are ignored (as CPython).
+  void put(const T& item, bool /*block*/ = true, Timeout /*timeout*/ = std::nullopt) {
+    emplace(item);
+  }
+  void put(T&& item, bool /*block*/ = true, Timeout /*timeout*/ = std::nullopt) {
+    emplace(std::move(item));
+  }
+  void put_nowait(const T& item) { emplace(item); }
+  void put_nowait(T&& item) { emplace(std::move(item)); }
+  template <class... A>
+  void emplace(A&&... args) {
+    // User code (T's constructor) runs here, before the lock: reentrant.
+    link(new Node(std::forward<A>(args)...));
+  }
+  template <class U = T>
+  requires std::is_constructible_v<T, U&&>
+  bool try_put(U&& item) {
+    emplace(std::forward<U>(item));
+    return true;
+  }
+
+  T get(bool block = true, Timeout timeout = std::nullopt) {
+    std::optional<Deadline> d;
+    if (block) {
+      detail::check_simple_timeout(timeout);
+      if (!timeout.is_none()) d = Deadline::after(timeout.seconds());
+    }
+    if (core_.acquire_item(block, d ? &*d : nullptr) != detail::Acquired::kOk) throw Empty();
+    return take<T>();
+  }
+  T get_nowait() { return get(false); }
+  std::optional<T> try_get() {
+    if (core_.acquire_item(false, nullptr) != detail::Acquired::kOk) return std::nullopt;
+    return take<std::optional<T>>();
+  }
+  template <class Rep, class Period>
+  std::optional<T> try_get_for(const std::chrono::duration<Rep, Period>& d) {
+    Deadline dl = Deadline::after(d);
+    if (core_.acquire_item(true, &dl) != detail::Acquired::kOk) return std::nullopt;
+    return take<std::optional<T>>();
+  }
+  template <class Clock, class Duration>
+  std::optional<T> try_get_until(const std::chrono::time_point<Clock, Duration>& t) {
+    Deadline dl = Deadline::at(t);
+    if (core_.acquire_item(true, &dl) != detail::Acquired::kOk) return std::nullopt;
+    return take<std::optional<T>>();
+  }
+
+  std::size_t qsize() const noexcept { return core_.size(); }
+  bool empty() const noexcept { return qsize() == 0; }
+  std::size_t waiting_getters() const noexcept { return core_.waiting_getters(); }
+  std::size_t wakeups() const noexcept { return core_.wakeups(); }
+
+ private:
+  using Deadline = detail::Deadline;
+
+  void link(Node* n) noexcept {
+    core_.lock();
+    if (tail_ != nullptr) {
+      tail_->next = n;
+    } else {
+      head_ = n;
+    }
+    tail_ = n;
+    core_.item_added(false);
+    core_.unlock();
+  }
+
+  struct NodeGuard {
+    Node* node;
+    ~NodeGuard() { delete node; }  // ~T of the moved-from value: outside the lock
+  };
+
+  // Lock held, an item ours: unlink under the lock, move out after it.
+  template <class R>
+  R take() {
+    Node* n = head_;
+    head_ = n->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    core_.item_taken();
+    core_.unlock();
+    NodeGuard guard{n};
+    try {
+      if constexpr (std::is_same_v<R, T>) {
+        return T(std::move(n->value));
+      } else {
+        return R(std::in_place, std::move(n->value));
+      }
+    } catch (...) {
+      // Moving out threw: the item goes back to the front.
+      core_.lock();
+      n->next = head_;
+      head_ = n;
+      if (tail_ == nullptr) tail_ = n;
+      core_.item_returned();
+      core_.unlock();
+      guard.node = nullptr;
+      throw;
+    }
+  }
+
+  detail::QueueCore core_;
+  Node* head_ = nullptr;  // guarded by core_'s lock
+  Node* tail_ = nullptr;
+};
+
+}  // namespace threading::queue
