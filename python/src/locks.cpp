@@ -30,8 +30,13 @@ bool blocking_arg(PyObject* obj, bool* out) {
     *out = false;
     return true;
   }
-  long v = PyLong_AsLong(obj);
-  if (v == -1 && PyErr_Occurred()) return false;
+  long long v;
+  int overflow;
+  if (!index_arg(obj, &v, &overflow)) return false;  // no float truncation, even on 3.9
+  if (overflow != 0) {
+    PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C long");
+    return false;
+  }
   *out = v != 0;
   return true;
 }
