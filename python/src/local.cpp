@@ -5,12 +5,12 @@
 // Written against the C API (not pybind11) because it needs what CPython's
 // _local has: __new__ that accepts a subclass __init__'s arguments without
 // calling it, custom attribute lookup in the per-thread dict, and GC support.
-#include "pyutil.hpp"  // Python.h first
-
 #include <new>
 #include <threading/local.hpp>
 #include <unordered_set>
 #include <vector>
+
+#include "pyutil.hpp"  // Python.h first
 
 namespace pythreading_py {
 

@@ -98,9 +98,9 @@ bool acquire_plan(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, bo
 
 template <class L>
 int acquire_slow(L& lock, bool forever, Deadline deadline) {
-  if (forever) return block([&](threading::Timeout w) { return lock.acquire(true, w); }, {});
-  if (deadline.expired()) return 0;
-  return block([&](threading::Timeout w) { return lock.acquire(true, w); }, deadline);
+  if (!forever && deadline.expired()) return 0;
+  return block([&](threading::Timeout w) { return lock.acquire(true, w); },
+               forever ? Deadline::never() : deadline, [&] { lock.release(); });
 }
 
 PyObject* bool_result(int r) {
@@ -220,8 +220,7 @@ PyType_Slot lock_slots[] = {
     {Py_tp_members, lock_members},
     {0, nullptr}};
 
-PyType_Spec lock_spec = {"pythreading.Lock", sizeof(LockObject), 0, Py_TPFLAGS_DEFAULT,
-                         lock_slots};
+PyType_Spec lock_spec = {"pythreading.Lock", sizeof(LockObject), 0, Py_TPFLAGS_DEFAULT, lock_slots};
 
 }  // namespace
 
@@ -362,8 +361,8 @@ PyObject* rlock_repr(PyObject* o) {
     count = r->lock.recursion_count();
   }
   return PyUnicode_FromFormat("<%s %s object owner=%lu count=%lu at %p>",
-                              owner != 0 ? "locked" : "unlocked", Py_TYPE(o)->tp_name, owner,
-                              count, o);
+                              owner != 0 ? "locked" : "unlocked", Py_TYPE(o)->tp_name, owner, count,
+                              o);
 }
 
 PyMethodDef rlock_methods[] = {
@@ -410,11 +409,11 @@ struct ConditionObject {
   PyObject_HEAD PyObject* lock;
   PyObject* dict;
   PyObject* weakrefs;
-  RLockObject* rlock;                  // borrowed from `lock` when it is ours
-  LockObject* plock;                   // idem
-  threading::Condition* native;        // over rlock/plock
-  PyObject *acquire, *release;         // foreign lock's bound methods
-  PyObject *release_save, *acquire_restore, *is_owned;  // optional ones
+  RLockObject* rlock;                                     // borrowed from `lock` when it is ours
+  LockObject* plock;                                      // idem
+  threading::Condition* native;                           // over rlock/plock
+  PyObject *acquire, *release;                            // foreign lock's bound methods
+  PyObject *release_save, *acquire_restore, *is_owned;    // optional ones
   std::deque<std::shared_ptr<threading::Lock>>* waiters;  // foreign only
 };
 
@@ -648,11 +647,10 @@ int wait_foreign(ConditionObject* c, PyObject* timeout_obj) {
   if (!t) {
     got = block([&](threading::Timeout w) { return waiter->acquire(true, w); }, {});
   } else if (*t > 0) {
-    got = check_timeout_max(*t) ? block([&](threading::Timeout w) {
-      return waiter->acquire(true, w);
-    },
-                                        Deadline::after(*t))
-                                : -1;
+    got = check_timeout_max(*t)
+              ? block([&](threading::Timeout w) { return waiter->acquire(true, w); },
+                      Deadline::after(*t))
+              : -1;
   } else {
     got = waiter->try_lock() ? 1 : 0;
   }
@@ -695,8 +693,7 @@ PyObject* cond_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObje
   return bool_result(cond_wait_impl(c, timeout));
 }
 
-PyObject* cond_wait_for(PyObject* o, PyObject* const* args, Py_ssize_t nargs,
-                        PyObject* kwnames) {
+PyObject* cond_wait_for(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"predicate", "timeout"};
   PyObject* a[2];
   if (!parse_args("wait_for", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
@@ -798,8 +795,8 @@ PyObject* cond_notify_all(PyObject* o, PyObject*) {
 }
 
 PyObject* cond_notifyAll(PyObject* o, PyObject*) {
-  if (PyErr_WarnEx(PyExc_DeprecationWarning,
-                   "notifyAll() is deprecated, use notify_all() instead", 1) < 0) {
+  if (PyErr_WarnEx(PyExc_DeprecationWarning, "notifyAll() is deprecated, use notify_all() instead",
+                   1) < 0) {
     return nullptr;
   }
   return cond_notify_all(o, nullptr);
@@ -862,8 +859,7 @@ PyType_Slot cond_slots[] = {
     {0, nullptr}};
 
 PyType_Spec cond_spec = {"pythreading.Condition", sizeof(ConditionObject), 0,
-                         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-                         cond_slots};
+                         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, cond_slots};
 
 }  // namespace
 

@@ -20,13 +20,13 @@ bool add_type(PyObject* module, const char* name, PyObject* type) {
 namespace {
 
 // The public names, as threading's __all__ lists them (those we have).
-const char* const kAll[] = {"get_ident",      "active_count",     "Condition",    "current_thread",
-                            "enumerate",      "main_thread",      "TIMEOUT_MAX",  "Event",
-                            "Lock",           "RLock",            "Semaphore",    "BoundedSemaphore",
-                            "Thread",         "Barrier",          "BrokenBarrierError", "Timer",
-                            "ThreadError",    "ExceptHookArgs",   "setprofile",   "settrace",
-                            "local",          "stack_size",       "excepthook",   "get_native_id",
-                            "getprofile",     "gettrace"};
+const char* const kAll[] = {
+    "get_ident",   "active_count",     "Condition",      "current_thread", "enumerate",
+    "main_thread", "TIMEOUT_MAX",      "Event",          "Lock",           "RLock",
+    "Semaphore",   "BoundedSemaphore", "Thread",         "Barrier",        "BrokenBarrierError",
+    "Timer",       "ThreadError",      "ExceptHookArgs", "setprofile",     "settrace",
+    "local",       "stack_size",       "excepthook",     "get_native_id",  "getprofile",
+    "gettrace"};
 
 bool init_module(PyObject* m) {
   g_module = m;

@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <atomic>
-
 #include <cmath>
 #include <cstdint>
 #include <exception>
@@ -87,12 +86,12 @@ class Ref {
 
 // --- module-wide state (set once at import, kept for the process) ----------
 
-extern unsigned long g_main_ident;          // threading.main_thread().ident at import
-extern PyObject* g_broken_barrier_error;    // our BrokenBarrierError class
-extern PyObject* g_module;                  // the module (borrowed)
-extern PyTypeObject* g_lock_type;           // pythreading.Lock
-extern PyTypeObject* g_rlock_type;          // pythreading.RLock
-extern PyTypeObject* g_event_type;          // pythreading.Event
+extern unsigned long g_main_ident;        // threading.main_thread().ident at import
+extern PyObject* g_broken_barrier_error;  // our BrokenBarrierError class
+extern PyObject* g_module;                // the module (borrowed)
+extern PyTypeObject* g_lock_type;         // pythreading.Lock
+extern PyTypeObject* g_rlock_type;        // pythreading.RLock
+extern PyTypeObject* g_event_type;        // pythreading.Event
 
 inline bool in_main_thread() noexcept { return PyThread_get_thread_ident() == g_main_ident; }
 
@@ -118,8 +117,7 @@ class PythonError : public std::exception {
 #if PY_VERSION_HEX >= 0x030C0000
     PyErr_SetRaisedException(exc_);
 #else
-    PyErr_Restore(reinterpret_cast<PyObject*>(Py_TYPE(exc_)), exc_,
-                  PyException_GetTraceback(exc_));
+    PyErr_Restore(reinterpret_cast<PyObject*>(Py_TYPE(exc_)), exc_, PyException_GetTraceback(exc_));
     Py_INCREF(Py_TYPE(exc_));
 #endif
     exc_ = nullptr;
@@ -223,13 +221,9 @@ struct Deadline {
   bool expired() const noexcept { return at && monotonic() >= *at; }
 };
 
-// Runs `op(Timeout)` — a blocking attempt that returns true on success —
-// with the GIL released until it succeeds or `deadline` passes. In the main
-// thread a signal ends the attempt (see python/README.md, "Signals") and its
-// Python handler runs; an exception from it is returned (-1). Result: 1 =
-// success, 0 = timed out, -1 = Python error set.
-template <class Op>
-int block(Op&& op, Deadline deadline);
+// block(op, deadline[, undo]) — see signals.hpp: runs `op(Timeout)`, a
+// blocking attempt returning true on success, with the GIL released, until
+// it succeeds or `deadline` passes; 1 / 0 (timed out) / -1 (Python error).
 
 }  // namespace pythreading_py
 
@@ -257,6 +251,5 @@ bool init_locks(PyObject* m);
 bool init_sync(PyObject* m);
 bool init_thread(PyObject* m);
 bool init_local(PyObject* m);
-
 
 }  // namespace pythreading_py

@@ -32,8 +32,8 @@ PyObject* repr_with(PyObject* o, PyObject* tail) {
 }
 
 PyObject* not_initialized(PyObject* o, const char* attr) {
-  PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'",
-               Py_TYPE(o)->tp_name, attr);
+  PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'", Py_TYPE(o)->tp_name,
+               attr);
   return nullptr;
 }
 
@@ -150,7 +150,8 @@ PyObject* sem_acquire_slow(threading::Semaphore& sem, PyObject* blocking_obj,
       deadline = Deadline::after(t);
     }
   }
-  int r = block([&](threading::Timeout w) { return sem.acquire(true, w); }, deadline);
+  int r = block([&](threading::Timeout w) { return sem.acquire(true, w); }, deadline,
+                [&] { sem.release(); });
   return r < 0 ? nullptr : PyBool_FromLong(r);
 }
 
@@ -206,8 +207,7 @@ PyObject* sem_repr(PyObject* o) {
   if (s == nullptr) return repr_with(o, PyUnicode_FromString("uninitialized>"));
   if (PyObject_TypeCheck(o, g_bounded_type)) {
     auto* b = static_cast<threading::BoundedSemaphore*>(s);
-    return repr_with(o,
-                     PyUnicode_FromFormat("value=%lld/%lld>", b->value(), b->initial_value()));
+    return repr_with(o, PyUnicode_FromFormat("value=%lld/%lld>", b->value(), b->initial_value()));
   }
   return repr_with(o, PyUnicode_FromFormat("value=%lld>", s->value()));
 }
@@ -404,13 +404,18 @@ PyType_Spec event_spec = {"pythreading.Event", sizeof(EventObject), 0,
 struct BarrierObject {
   PyObject_HEAD threading::Barrier* barrier;  // null before __init__
   PyObject* action;                           // the Python callable, or nullptr
+  threading::Timeout default_timeout;         // the constructor's timeout
   PyObject* dict;
   PyObject* weakrefs;
 };
 
 BarrierObject* barrier_cast(PyObject* o) { return reinterpret_cast<BarrierObject*>(o); }
 
-PyObject* barrier_new(PyTypeObject* type, PyObject*, PyObject*) { return type->tp_alloc(type, 0); }
+PyObject* barrier_new(PyTypeObject* type, PyObject*, PyObject*) {
+  PyObject* o = type->tp_alloc(type, 0);
+  if (o != nullptr) new (&barrier_cast(o)->default_timeout) threading::Timeout();
+  return o;
+}
 
 void barrier_destroy(BarrierObject* b) {
   delete b->barrier;
@@ -446,6 +451,7 @@ int barrier_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   BarrierObject* b = barrier_cast(o);
   barrier_destroy(b);
   Py_CLEAR(b->action);
+  b->default_timeout = timeout;
   std::function<void()> fn;
   if (a[1] != nullptr && a[1] != Py_None) {
     b->action = Py_NewRef(a[1]);
@@ -508,21 +514,25 @@ PyObject* barrier_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyO
   if (!parse_args("wait", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
   threading::Barrier* b = barrier_of(o);
   if (b == nullptr) return nullptr;
-  threading::Timeout timeout;
+  threading::Timeout timeout = barrier_cast(o)->default_timeout;
   if (timeout_obj != nullptr && timeout_obj != Py_None) {
     double t;
     if (!number_arg(timeout_obj, &t)) return nullptr;
     timeout = t;
   }
   std::size_t index = 0;
-  CaughtError err;
-  // Not sliced: a Barrier wait that times out breaks the barrier.
-  Py_BEGIN_ALLOW_THREADS try {
-    index = b->wait(timeout);
-  } catch (...) {
-    err.e = std::current_exception();
-  }
-  Py_END_ALLOW_THREADS if (err.e) return err.raise();
+  // One attempt, never repeated: a Barrier wait that times out breaks the
+  // barrier. In the main thread an untimed wait gets the longest timeout, so
+  // that a signal can interrupt it (an exception from the handler then
+  // breaks the barrier, as a timeout would; see python/README.md).
+  if (timeout.is_none() && in_main_thread()) timeout = threading::TIMEOUT_MAX;
+  int r = block(
+      [&](threading::Timeout) {
+        index = b->wait(timeout);
+        return true;
+      },
+      Deadline::never());
+  if (r < 0) return nullptr;
   return PyLong_FromSize_t(index);
 }
 
@@ -566,8 +576,9 @@ PyMethodDef barrier_methods[] = {
     {"wait", METH_CAST(barrier_wait), METH_FASTCALL | METH_KEYWORDS,
      "wait(timeout=None) -> int\nWait until `parties` threads wait; a distinct index in "
      "range(parties)."},
-    {"reset", barrier_reset, METH_NOARGS, "Back to the empty state; waiters get "
-                                          "BrokenBarrierError."},
+    {"reset", barrier_reset, METH_NOARGS,
+     "Back to the empty state; waiters get "
+     "BrokenBarrierError."},
     {"abort", barrier_abort, METH_NOARGS, "Break the barrier."},
     {nullptr, nullptr, 0, nullptr}};
 

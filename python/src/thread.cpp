@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <threading/event.hpp>
 #include <threading/thread.hpp>
 #include <vector>
 
@@ -30,7 +31,7 @@ struct ThreadObject {
   PyObject_HEAD std::shared_ptr<threading::Thread> thread;  // null before __init__
   PyObject* dict;
   PyObject* weakrefs;
-  PyObject* daemon;  // daemon= as given (CPython keeps the object), or nullptr
+  PyObject* daemon;          // daemon= as given (CPython keeps the object), or nullptr
   PyObject* stderr_at_init;  // where to report if sys.stderr is None by then
 };
 
@@ -61,8 +62,13 @@ class PyThread final : public threading::Thread {
       }
       Py_DECREF(self);
     }
+    python_done_.set();
     PyGILState_Release(st);
   }
+
+  // Set when the Python part of run() is over: what the main thread's join
+  // waits on, interruptibly (the library's own join is then brief).
+  threading::Event python_done_;
 
   // With the GIL, by start(): the running thread's reference.
   void hand_over(PyObject* self) { running_ = Py_NewRef(self); }
@@ -298,9 +304,7 @@ PyObject* thread_start(PyObject* o, PyObject*) {
     pt->hand_over(o);
   }
   CaughtError err;
-  Py_BEGIN_ALLOW_THREADS try {
-    t->start();
-  } catch (...) {
+  Py_BEGIN_ALLOW_THREADS try { t->start(); } catch (...) {
     err.e = std::current_exception();
   }
   Py_END_ALLOW_THREADS if (err.e) {
@@ -350,6 +354,29 @@ PyObject* thread_run(PyObject* o, PyObject*) {
   Py_RETURN_NONE;
 }
 
+// join(timeout) of any thread; 0 = done or timed out, -1 = Python error.
+int join_thread(threading::Thread* t, Deadline deadline) {
+  auto* pt = dynamic_cast<PyThread*>(t);
+  if (pt != nullptr && in_main_thread()) {
+    try {
+      t->join(-1.0);  // a poll: raises for an unstarted or the current thread
+    } catch (...) {
+      raise_current();
+      return -1;
+    }
+    // Interruptible: the thread's Python code is over once this is set.
+    int r = block([&](threading::Timeout w) { return pt->python_done_.wait(w); }, deadline);
+    if (r <= 0) return r;
+  }
+  int r = block(
+      [&](threading::Timeout w) {
+        t->join(w);
+        return !t->is_alive();
+      },
+      deadline);
+  return r < 0 ? -1 : 0;
+}
+
 PyObject* thread_join(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"timeout"};
   PyObject* timeout_obj;
@@ -372,19 +399,7 @@ PyObject* thread_join(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyOb
     }
     deadline = Deadline::after(x);  // negative: a poll
   }
-  int done = block(
-      [&](threading::Timeout w) {
-        t->join(w);
-        return !t->is_alive();
-      },
-      deadline);
-  if (done < 0) return nullptr;
-  if (done == 1 && !deadline.at && in_main_thread()) {
-    // The main thread's joins were cut for signals; an untimed join also
-    // reaps the OS thread (its thread-locals are gone when join() returns).
-    Py_BEGIN_ALLOW_THREADS t->join();
-    Py_END_ALLOW_THREADS
-  }
+  if (join_thread(t, deadline) < 0) return nullptr;
   Py_RETURN_NONE;
 }
 
@@ -527,10 +542,10 @@ PyMemberDef thread_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot thread_slots[] = {
-    {Py_tp_doc, const_cast<char*>(
-                    "Thread(group=None, target=None, name=None, args=(), kwargs=None, *, "
-                    "daemon=None)\n\nA thread of control: subclass it and override run(), or "
-                    "pass a target.")},
+    {Py_tp_doc,
+     const_cast<char*>("Thread(group=None, target=None, name=None, args=(), kwargs=None, *, "
+                       "daemon=None)\n\nA thread of control: subclass it and override run(), or "
+                       "pass a target.")},
     {Py_tp_new, reinterpret_cast<void*>(thread_new)},
     {Py_tp_init, reinterpret_cast<void*>(thread_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(thread_dealloc)},
@@ -547,16 +562,15 @@ PyType_Spec thread_spec = {"pythreading.Thread", sizeof(ThreadObject), 0,
                            thread_slots};
 
 PyType_Slot main_slots[] = {{Py_tp_doc, const_cast<char*>("The main thread.")},
-    {Py_tp_traverse, reinterpret_cast<void*>(thread_traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(thread_clear)},
-    {0, nullptr}};
+                            {Py_tp_traverse, reinterpret_cast<void*>(thread_traverse)},
+                            {Py_tp_clear, reinterpret_cast<void*>(thread_clear)},
+                            {0, nullptr}};
 PyType_Spec main_spec = {"pythreading._MainThread", sizeof(ThreadObject), 0,
                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, main_slots};
-PyType_Slot dummy_slots[] = {
-    {Py_tp_doc, const_cast<char*>("A thread not started by this module.")},
-    {Py_tp_traverse, reinterpret_cast<void*>(thread_traverse)},
-    {Py_tp_clear, reinterpret_cast<void*>(thread_clear)},
-    {0, nullptr}};
+PyType_Slot dummy_slots[] = {{Py_tp_doc, const_cast<char*>("A thread not started by this module.")},
+                             {Py_tp_traverse, reinterpret_cast<void*>(thread_traverse)},
+                             {Py_tp_clear, reinterpret_cast<void*>(thread_clear)},
+                             {0, nullptr}};
 PyType_Spec dummy_spec = {"pythreading._DummyThread", sizeof(ThreadObject), 0,
                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, dummy_slots};
 
@@ -754,13 +768,7 @@ int join_non_daemon_threads() {
       }
     }
     if (!next) return 0;
-    int r = block(
-        [&](threading::Timeout w) {
-          next->join(w);
-          return !next->is_alive();
-        },
-        {});
-    if (r < 0) return -1;
+    if (join_thread(next.get(), Deadline::never()) < 0) return -1;
   }
 }
 
@@ -779,7 +787,12 @@ PyObject* mod_shutdown(PyObject*, PyObject*) {
 #if PY_VERSION_HEX < 0x030D0000
   g_finalizing.store(true, std::memory_order_release);
 #endif
-  if (r < 0) return nullptr;
+  if (r < 0) {
+    // Ctrl-C: stop waiting, as CPython does; the threads left are abandoned
+    // at process exit too (not waited for by the library).
+    threading::abandon_exit_wait();
+    return nullptr;
+  }
   if (g_std_shutdown != nullptr) return PyObject_CallNoArgs(g_std_shutdown);
   Py_RETURN_NONE;
 }
