@@ -836,8 +836,10 @@ PyMethodDef cond_methods[] = {
     {"_recursion_count", cond_recursion_count, METH_NOARGS, nullptr},
     {nullptr, nullptr, 0, nullptr}};
 
-PyGetSetDef cond_getset[] = {{"_lock", cond_get_lock, nullptr, nullptr, nullptr},
-                             {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyGetSetDef cond_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {"_lock", cond_get_lock, nullptr, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyMemberDef cond_members[] = {
     {"__dictoffset__", T_PYSSIZET, offsetof(ConditionObject, dict), READONLY, nullptr},

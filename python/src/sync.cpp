@@ -228,8 +228,10 @@ PyMethodDef sem_methods[] = {
     {"__exit__", METH_CAST(sem_exit), METH_FASTCALL, "release()"},
     {nullptr, nullptr, 0, nullptr}};
 
-PyGetSetDef sem_getset[] = {{"_value", sem_get_value, nullptr, nullptr, nullptr},
-                            {nullptr, nullptr, nullptr, nullptr, nullptr}};
+PyGetSetDef sem_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {"_value", sem_get_value, nullptr, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyMemberDef sem_members[] = {
     {"__dictoffset__", T_PYSSIZET, offsetof(SemObject, dict), READONLY, nullptr},
@@ -377,6 +379,10 @@ PyMethodDef event_methods[] = {
     {"_at_fork_reinit", event_at_fork_reinit, METH_NOARGS, "Reset waiters (fork child)."},
     {nullptr, nullptr, 0, nullptr}};
 
+PyGetSetDef event_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
 PyMemberDef event_members[] = {
     {"__dictoffset__", T_PYSSIZET, offsetof(EventObject, dict), READONLY, nullptr},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(EventObject, weakrefs), READONLY, nullptr},
@@ -391,6 +397,7 @@ PyType_Slot event_slots[] = {
     {Py_tp_clear, reinterpret_cast<void*>(event_clear_gc)},
     {Py_tp_repr, reinterpret_cast<void*>(event_repr)},
     {Py_tp_methods, event_methods},
+    {Py_tp_getset, event_getset},
     {Py_tp_members, event_members},
     {0, nullptr}};
 
@@ -583,6 +590,7 @@ PyMethodDef barrier_methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef barrier_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {"parties", barrier_parties, nullptr, "The number of threads to wait for.", nullptr},
     {"n_waiting", barrier_n_waiting, nullptr, "Threads waiting now.", nullptr},
     {"broken", barrier_broken, nullptr, "True if the barrier is broken.", nullptr},

@@ -22,6 +22,8 @@ namespace {
 
 // settrace()/setprofile() functions (strong references; GIL-guarded).
 PyObject* g_trace = nullptr;
+PyObject* g_std_threading = nullptr;       // the standard threading module (kept)
+PyObject* g_default_excepthook = nullptr;  // _thread._excepthook (kept)
 PyObject* g_profile = nullptr;
 PyTypeObject* g_thread_type = nullptr;
 PyTypeObject* g_main_thread_type = nullptr;
@@ -52,14 +54,16 @@ class PyThread final : public threading::Thread {
     PyObject* self = running_;  // our reference now
     running_ = nullptr;
     if (self != nullptr) {
-      if (g_trace != nullptr) set_hook("settrace", g_trace);
-      if (g_profile != nullptr) set_hook("setprofile", g_profile);
+      std_register(self, true);
+      install_hook("settrace", g_trace, "_trace_hook");
+      install_hook("setprofile", g_profile, "_profile_hook");
       PyObject* r = PyObject_CallMethod(self, "run", nullptr);
       if (r == nullptr) {
         report_exception(self);
       } else {
         Py_DECREF(r);
       }
+      std_register(self, false);
       Py_DECREF(self);
     }
     python_done_.set();
@@ -77,12 +81,45 @@ class PyThread final : public threading::Thread {
   PyObject* wrapper_;  // borrowed; cleared when the Python object dies (GIL-guarded)
 
  private:
-  static void set_hook(const char* fn, PyObject* func) {
-    PyObject* sys = PyImport_ImportModule("sys");
-    PyObject* r = sys != nullptr ? PyObject_CallMethod(sys, fn, "O", func) : nullptr;
-    if (r == nullptr) PyErr_Clear();
-    Py_XDECREF(r);
-    Py_XDECREF(sys);
+  // sys.settrace/setprofile(func) in this thread: ours if set, else the one
+  // set through the standard threading module (its private attribute holds
+  // it; gettrace()/getprofile() read the same from 3.10 on).
+  static void install_hook(const char* fn, PyObject* ours, const char* std_attr) {
+    PyObject* func = ours != nullptr ? Py_NewRef(ours) : nullptr;
+    if (func == nullptr && g_std_threading != nullptr) {
+      func = PyObject_GetAttrString(g_std_threading, std_attr);
+      if (func == nullptr) PyErr_Clear();
+    }
+    if (func != nullptr && func != Py_None) {
+      PyObject* sys = PyImport_ImportModule("sys");
+      PyObject* r = sys != nullptr ? PyObject_CallMethod(sys, fn, "O", func) : nullptr;
+      if (r == nullptr) PyErr_Clear();
+      Py_XDECREF(r);
+      Py_XDECREF(sys);
+    }
+    Py_XDECREF(func);
+  }
+
+  // The standard library's view: threading.current_thread() is
+  // threading._active[get_ident()], so while run() runs this thread's entry
+  // there is our Thread object (same name, same ident; logging's
+  // %(threadName)s shows it), not a stale _DummyThread.
+  static void std_register(PyObject* self, bool add) {
+    if (g_std_threading == nullptr) return;
+    PyObject* active = PyObject_GetAttrString(g_std_threading, "_active");
+    PyObject* key =
+        active != nullptr ? PyLong_FromUnsignedLong(PyThread_get_thread_ident()) : nullptr;
+    if (key != nullptr && PyDict_Check(active)) {
+      if (add) {
+        if (PyDict_SetItem(active, key, self) < 0) PyErr_Clear();
+      } else {
+        PyObject* cur = PyDict_GetItemWithError(active, key);  // borrowed
+        if (cur == self && PyDict_DelItem(active, key) < 0) PyErr_Clear();
+      }
+    }
+    PyErr_Clear();
+    Py_XDECREF(key);
+    Py_XDECREF(active);
   }
 
   PyObject* running_ = nullptr;
@@ -96,7 +133,12 @@ void report_exception(PyObject* thread) {
   PyErr_Fetch(&type, &value, &tb);
   PyErr_NormalizeException(&type, &value, &tb);
   if (tb != nullptr && value != nullptr) PyException_SetTraceback(value, tb);
+  // pythreading.excepthook if replaced, else threading.excepthook (which
+  // pytest and others replace): a hook set through either module applies.
   PyObject* hook = PyObject_GetAttrString(g_module, "excepthook");
+  if (hook != nullptr && hook == g_default_excepthook && g_std_threading != nullptr) {
+    Py_SETREF(hook, PyObject_GetAttrString(g_std_threading, "excepthook"));
+  }
   PyObject* args_type = PyObject_GetAttrString(g_module, "ExceptHookArgs");
   PyObject* r = nullptr;
   // With sys.stderr gone, report to the stderr of the thread's creation time.
@@ -517,6 +559,10 @@ PyObject* thread_repr(PyObject* o) {
                               static_cast<unsigned long long>(*ident));
 }
 
+// threading's after-fork handler calls these on every entry of its _active
+// table, ours included; the library already fixed our state in the child.
+PyObject* thread_std_fork(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
+
 PyMethodDef thread_methods[] = {
     {"start", thread_start, METH_NOARGS, "Start the thread's activity (at most once)."},
     {"run", thread_run, METH_NOARGS, "The activity: calls target(*args, **kwargs)."},
@@ -527,9 +573,14 @@ PyMethodDef thread_methods[] = {
     {"setName", thread_setName, METH_O, "Deprecated: the name attribute."},
     {"isDaemon", thread_isDaemon, METH_NOARGS, "Deprecated: the daemon attribute."},
     {"setDaemon", thread_setDaemon, METH_O, "Deprecated: the daemon attribute."},
+    {"_reset_internal_locks", METH_CAST(thread_std_fork), METH_VARARGS | METH_KEYWORDS,
+     "For threading's fork handler (we keep our state ourselves)."},
+    {"_stop", METH_CAST(thread_std_fork), METH_VARARGS | METH_KEYWORDS, "Idem."},
+    {"_after_fork", METH_CAST(thread_std_fork), METH_VARARGS | METH_KEYWORDS, "Idem."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef thread_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {"name", thread_get_name, thread_set_name, "The thread's name.", nullptr},
     {"daemon", thread_get_daemon, thread_set_daemon, "Whether exit leaves it running.", nullptr},
     {"ident", thread_get_ident, nullptr, "get_ident() of the thread, or None.", nullptr},
@@ -841,6 +892,7 @@ bool init_thread(PyObject* m) {
   Ref thread_mod(PyImport_ImportModule("_thread"));
   if (!thread_mod) return false;
   Ref hook(PyObject_GetAttrString(thread_mod.get(), "_excepthook"));
+  g_default_excepthook = Py_XNewRef(hook.get());
   Ref hook_args(hook ? PyObject_GetAttrString(thread_mod.get(), "_ExceptHookArgs") : nullptr);
   if (!hook_args) return false;
   if (PyModule_AddObject(m, "excepthook", Py_NewRef(hook.get())) < 0 ||
@@ -852,6 +904,7 @@ bool init_thread(PyObject* m) {
   // Exit order: threading._shutdown, wrapped (see mod_shutdown).
   Ref std_threading(PyImport_ImportModule("threading"));
   if (!std_threading) return false;
+  g_std_threading = Py_NewRef(std_threading.get());
   g_std_shutdown = PyObject_GetAttrString(std_threading.get(), "_shutdown");  // kept
   if (g_std_shutdown == nullptr) PyErr_Clear();
   Ref ours(PyCFunction_NewEx(&shutdown_def, nullptr, nullptr));
