@@ -448,7 +448,7 @@ void cond_clear_lock(ConditionObject* c) {
 int cond_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   static const char* const names[] = {"lock"};
   PyObject* lock;
-  if (!parse_tuple_args("Condition", names, 1, 1, args, kwargs, &lock)) return -1;
+  if (!parse_tuple_args("Condition.__init__", names, 1, 1, args, kwargs, &lock)) return -1;
   ConditionObject* c = cond_cast(o);
   cond_clear_lock(c);
   Ref owned;
@@ -687,7 +687,7 @@ int cond_wait_impl(ConditionObject* c, PyObject* timeout) {
 PyObject* cond_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"timeout"};
   PyObject* timeout;
-  if (!parse_args("wait", names, 1, 1, args, nargs, kwnames, &timeout)) return nullptr;
+  if (!parse_args("Condition.wait", names, 1, 1, args, nargs, kwnames, &timeout)) return nullptr;
   ConditionObject* c = cond_cast(o);
   if (!cond_ready(c)) return nullptr;
   return bool_result(cond_wait_impl(c, timeout));
@@ -696,12 +696,7 @@ PyObject* cond_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObje
 PyObject* cond_wait_for(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"predicate", "timeout"};
   PyObject* a[2];
-  if (!parse_args("wait_for", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
-  if (a[0] == nullptr) {
-    PyErr_SetString(PyExc_TypeError,
-                    "wait_for() missing 1 required positional argument: 'predicate'");
-    return nullptr;
-  }
+  if (!parse_args("Condition.wait_for", names, 2, 2, args, nargs, kwnames, a, 1)) return nullptr;
   ConditionObject* c = cond_cast(o);
   if (!cond_ready(c)) return nullptr;
   // The documented algorithm: one end time, computed at the first wait.
@@ -780,7 +775,7 @@ PyObject* notify_n(ConditionObject* c, std::size_t n) {
 PyObject* cond_notify(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"n"};
   PyObject* n_obj;
-  if (!parse_args("notify", names, 1, 1, args, nargs, kwnames, &n_obj)) return nullptr;
+  if (!parse_args("Condition.notify", names, 1, 1, args, nargs, kwnames, &n_obj)) return nullptr;
   ConditionObject* c = cond_cast(o);
   if (!cond_ready(c)) return nullptr;
   std::size_t n;
@@ -800,6 +795,13 @@ PyObject* cond_notifyAll(PyObject* o, PyObject*) {
     return nullptr;
   }
   return cond_notify_all(o, nullptr);
+}
+
+PyObject* cond_copy(PyObject* o, PyObject*) {
+  ConditionObject* c = cond_cast(o);
+  if (!cond_ready(c)) return nullptr;
+  return copy_with_dict(
+      o, [&] { return PyObject_CallOneArg(reinterpret_cast<PyObject*>(Py_TYPE(o)), c->lock); });
 }
 
 PyObject* cond_repr(PyObject* o) {
@@ -830,6 +832,7 @@ PyMethodDef cond_methods[] = {
      "notify(n=1)\nWake up to n waiters."},
     {"notify_all", cond_notify_all, METH_NOARGS, "Wake every waiter."},
     {"notifyAll", cond_notifyAll, METH_NOARGS, "Deprecated alias of notify_all()."},
+    {"__copy__", cond_copy, METH_NOARGS, "A new Condition over the same lock."},
     {"_is_owned", cond_is_owned, METH_NOARGS, nullptr},
     {"_release_save", cond_release_save, METH_NOARGS, nullptr},
     {"_acquire_restore", cond_acquire_restore, METH_O, nullptr},
@@ -847,8 +850,9 @@ PyMemberDef cond_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot cond_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Condition(lock=None): a condition variable over a Lock, an "
-                                  "RLock (the default) or any object with acquire()/release().")},
+    {Py_tp_doc,
+     const_cast<char*>("Condition(lock=None)\n--\n\nA condition variable over a Lock, an "
+                       "RLock (the default) or any object with acquire()/release().")},
     {Py_tp_new, reinterpret_cast<void*>(cond_new)},
     {Py_tp_init, reinterpret_cast<void*>(cond_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(cond_dealloc)},

@@ -1,6 +1,9 @@
 // Argument helpers shared by the module's types.
 #include "pyutil.hpp"
 
+#include <cstring>
+#include <string>
+
 namespace pythreading_py {
 
 #if PY_VERSION_HEX < 0x030D0000
@@ -16,38 +19,75 @@ int find_name(PyObject* key, const char* const* names, int n) {
   return -1;
 }
 
+// "Class.method" names a method of a class that CPython writes in Python:
+// its errors are a Python function's ("Class.method()" from 3.10 on,
+// "method()" before). Other names get the C builtins' wording.
+bool python_style(const char* fn) { return std::strchr(fn, '.') != nullptr; }
+
+const char* shown_name(const char* fn) {
+#if PY_VERSION_HEX < 0x030A0000
+  if (const char* dot = std::strrchr(fn, '.')) return dot + 1;
+#endif
+  return fn;
+}
+
 bool put_keyword(const char* fn, const char* const* names, int n, PyObject* key, PyObject* value,
                  PyObject** out) {
   int slot = find_name(key, names, n);
   if (slot < 0) {
-    PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", fn, key);
+    PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%S'", shown_name(fn),
+                 key);
     return false;
   }
   if (out[slot] != nullptr) {
-    PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fn, names[slot]);
+    PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", shown_name(fn),
+                 names[slot]);
     return false;
   }
   out[slot] = value;
   return true;
 }
 
-bool put_positional(const char* fn, int npos, PyObject* const* args, Py_ssize_t nargs,
-                    PyObject** out) {
-  if (nargs > npos) {
+bool too_many(const char* fn, int npos, int nreq, Py_ssize_t nargs) {
+  if (nargs <= npos) return false;
+  if (!python_style(fn)) {
     PyErr_Format(PyExc_TypeError, "%s() takes at most %d argument%s (%zd given)", fn, npos,
                  npos == 1 ? "" : "s", nargs);
-    return false;
+  } else if (nreq == npos) {  // counting `self`, as Python does
+    PyErr_Format(PyExc_TypeError, "%s() takes %d positional argument%s but %zd were given",
+                 shown_name(fn), npos + 1, npos == 0 ? "" : "s", nargs + 1);
+  } else {
+    PyErr_Format(PyExc_TypeError,
+                 "%s() takes from %d to %d positional arguments but %zd were given", shown_name(fn),
+                 nreq + 1, npos + 1, nargs + 1);
   }
-  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
+  return true;
+}
+
+bool missing(const char* fn, const char* const* names, int nreq, PyObject** out) {
+  int count = 0;
+  for (int i = 0; i < nreq; ++i) count += out[i] == nullptr;
+  if (count == 0) return false;
+  std::string list;
+  int seen = 0;
+  for (int i = 0; i < nreq; ++i) {
+    if (out[i] != nullptr) continue;
+    if (seen > 0) list += count == 2 ? " and " : (seen == count - 1 ? ", and " : ", ");
+    list += std::string("'") + names[i] + "'";
+    ++seen;
+  }
+  PyErr_Format(PyExc_TypeError, "%s() missing %d required positional argument%s: %s",
+               shown_name(fn), count, count == 1 ? "" : "s", list.c_str());
   return true;
 }
 
 }  // namespace
 
 bool parse_args(const char* fn, const char* const* names, int n, int npos, PyObject* const* args,
-                Py_ssize_t nargs, PyObject* kwnames, PyObject** out) {
+                Py_ssize_t nargs, PyObject* kwnames, PyObject** out, int nreq) {
   for (int i = 0; i < n; ++i) out[i] = nullptr;
-  if (!put_positional(fn, npos, args, nargs, out)) return false;
+  if (too_many(fn, npos, nreq, nargs)) return false;
+  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
   if (kwnames != nullptr) {
     Py_ssize_t nk = PyTuple_GET_SIZE(kwnames);
     for (Py_ssize_t i = 0; i < nk; ++i) {
@@ -56,18 +96,14 @@ bool parse_args(const char* fn, const char* const* names, int n, int npos, PyObj
       }
     }
   }
-  return true;
+  return !missing(fn, names, nreq, out);
 }
 
 bool parse_tuple_args(const char* fn, const char* const* names, int n, int npos, PyObject* args,
-                      PyObject* kwargs, PyObject** out) {
+                      PyObject* kwargs, PyObject** out, int nreq) {
   for (int i = 0; i < n; ++i) out[i] = nullptr;
   Py_ssize_t nargs = args != nullptr ? PyTuple_GET_SIZE(args) : 0;
-  if (nargs > npos) {
-    PyErr_Format(PyExc_TypeError, "%s() takes at most %d argument%s (%zd given)", fn, npos,
-                 npos == 1 ? "" : "s", nargs);
-    return false;
-  }
+  if (too_many(fn, npos, nreq, nargs)) return false;
   for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = PyTuple_GET_ITEM(args, i);
   if (kwargs != nullptr) {
     PyObject *key, *value;
@@ -76,7 +112,7 @@ bool parse_tuple_args(const char* fn, const char* const* names, int n, int npos,
       if (!put_keyword(fn, names, n, key, value, out)) return false;
     }
   }
-  return true;
+  return !missing(fn, names, nreq, out);
 }
 
 bool index_arg(PyObject* obj, long long* value, int* overflow) {

@@ -181,14 +181,15 @@ struct CaughtError {
 // --- arguments -------------------------------------------------------------
 
 // METH_FASTCALL|METH_KEYWORDS arguments by position or name, CPython's
-// messages. `names` has `n` entries; out[i] is nullptr where absent. Extra
-// parameters after `npos` are keyword-only.
+// messages (a "Class.method" name: a Python function's; else a builtin's).
+// `names` has `n` entries, the first `nreq` required; out[i] is nullptr
+// where absent. Parameters after `npos` are keyword-only.
 bool parse_args(const char* fn, const char* const* names, int n, int npos, PyObject* const* args,
-                Py_ssize_t nargs, PyObject* kwnames, PyObject** out);
+                Py_ssize_t nargs, PyObject* kwnames, PyObject** out, int nreq = 0);
 
 // The same for a classic (args tuple, kwargs dict) call: tp_init.
 bool parse_tuple_args(const char* fn, const char* const* names, int n, int npos, PyObject* args,
-                      PyObject* kwargs, PyObject** out);
+                      PyObject* kwargs, PyObject** out, int nreq = 0);
 
 // An integer argument (what CPython's "n" conversions accept: __index__).
 // Returns false with TypeError "'X' object cannot be interpreted as an integer".
@@ -242,6 +243,27 @@ inline bool check_timeout_max(double t) {
 
 // Python's `bool(obj)` as an int: 1, 0, or -1 with an error set.
 inline int truth(PyObject* obj) { return PyObject_IsTrue(obj); }
+
+// The instance-dict slot of an object whose type has __dictoffset__ (ours).
+inline PyObject** instance_dict_slot(PyObject* o) {
+  Py_ssize_t off = Py_TYPE(o)->tp_dictoffset;
+  return off > 0 ? reinterpret_cast<PyObject**>(reinterpret_cast<char*>(o) + off) : nullptr;
+}
+
+// copy.copy(): a new object of the same type built by `make`, with a copy of
+// the instance __dict__ (CPython's classes copy theirs the same way).
+template <class Make>
+PyObject* copy_with_dict(PyObject* o, Make&& make) {
+  Ref copy(make());
+  if (!copy) return nullptr;
+  PyObject** src = instance_dict_slot(o);
+  PyObject** dst = instance_dict_slot(copy.get());
+  if (src != nullptr && *src != nullptr && dst != nullptr) {
+    Py_XSETREF(*dst, PyDict_Copy(*src));
+    if (*dst == nullptr) return nullptr;
+  }
+  return copy.release();
+}
 
 // Registers `type` (a new reference) as module attribute `name`.
 bool add_type(PyObject* module, const char* name, PyObject* type);

@@ -68,8 +68,23 @@ bool sem_value(PyObject* v, long long* out) {
     *out = 1;
     return true;
   }
-  int overflow;
-  if (!index_arg(v, out, &overflow)) return false;
+  int overflow = 0;
+  if (PyFloat_Check(v) || (!PyLong_Check(v) && Py_TYPE(v)->tp_as_number != nullptr &&
+                           Py_TYPE(v)->tp_as_number->nb_index == nullptr)) {
+    // CPython's pure-Python Semaphore takes any real number (it only
+    // compares it with 0); a fraction of a unit is a whole one here.
+    double d;
+    if (!number_arg(v, &d)) return false;
+    if (std::isnan(d) || d < 0) {
+      PyErr_SetString(PyExc_ValueError, "semaphore initial value must be >= 0");
+      return false;
+    }
+    d = std::ceil(d);
+    overflow = d > static_cast<double>(threading::Semaphore::kMaxValue) ? 1 : 0;
+    *out = overflow != 0 ? 0 : static_cast<long long>(d);
+  } else if (!index_arg(v, out, &overflow)) {
+    return false;
+  }
   if (overflow < 0 || (overflow == 0 && *out < 0)) {
     PyErr_SetString(PyExc_ValueError, "semaphore initial value must be >= 0");
     return false;
@@ -85,8 +100,8 @@ int sem_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   static const char* const names[] = {"value"};
   PyObject* v;
   bool bounded = PyObject_TypeCheck(o, g_bounded_type);
-  if (!parse_tuple_args(bounded ? "BoundedSemaphore" : "Semaphore", names, 1, 1, args, kwargs,
-                        &v)) {
+  if (!parse_tuple_args(bounded ? "BoundedSemaphore.__init__" : "Semaphore.__init__", names, 1, 1,
+                        args, kwargs, &v)) {
     return -1;
   }
   long long value;
@@ -161,7 +176,7 @@ PyObject* sem_acquire(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyOb
   if (nargs == 0 && kwnames == nullptr && s->try_lock()) Py_RETURN_TRUE;
   static const char* const names[] = {"blocking", "timeout"};
   PyObject* a[2];
-  if (!parse_args("acquire", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
+  if (!parse_args("Semaphore.acquire", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
   return sem_acquire_slow(*s, a[0], a[1]);
 }
 
@@ -174,7 +189,7 @@ PyObject* sem_release(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyOb
   if (nargs != 0 || kwnames != nullptr) {
     static const char* const names[] = {"n"};
     PyObject* n_obj;
-    if (!parse_args("release", names, 1, 1, args, nargs, kwnames, &n_obj)) return nullptr;
+    if (!parse_args("Semaphore.release", names, 1, 1, args, nargs, kwnames, &n_obj)) return nullptr;
     if (n_obj != nullptr) {
       long long v;
       int overflow;
@@ -202,6 +217,20 @@ PyObject* sem_exit(PyObject* o, PyObject* const*, Py_ssize_t) {
   return sem_release(o, nullptr, 0, nullptr);
 }
 
+PyObject* sem_copy(PyObject* o, PyObject*) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return not_initialized(o, "_cond");
+  return copy_with_dict(o, [&]() -> PyObject* {
+    bool bounded = PyObject_TypeCheck(o, g_bounded_type);
+    long long init =
+        bounded ? static_cast<threading::BoundedSemaphore*>(s)->initial_value() : s->value();
+    PyObject* c = PyObject_CallFunction(reinterpret_cast<PyObject*>(Py_TYPE(o)), "L", init);
+    if (c == nullptr || sem_cast(c)->sem == nullptr) return c;
+    for (long long v = init; v > s->value(); --v) sem_cast(c)->sem->try_lock();
+    return c;
+  });
+}
+
 PyObject* sem_repr(PyObject* o) {
   threading::Semaphore* s = sem_cast(o)->sem;
   if (s == nullptr) return repr_with(o, PyUnicode_FromString("uninitialized>"));
@@ -226,6 +255,7 @@ PyMethodDef sem_methods[] = {
     {"release", METH_CAST(sem_release), METH_FASTCALL | METH_KEYWORDS,
      "release(n=1)\nGive back n units, waking up to n waiters."},
     {"__exit__", METH_CAST(sem_exit), METH_FASTCALL, "release()"},
+    {"__copy__", sem_copy, METH_NOARGS, "A new semaphore with the same value."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef sem_getset[] = {
@@ -239,8 +269,9 @@ PyMemberDef sem_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot sem_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Semaphore(value=1): a counter; acquire() waits while it is "
-                                  "0, release() has no upper bound.")},
+    {Py_tp_doc,
+     const_cast<char*>("Semaphore(value=1)\n--\n\nA counter; acquire() waits while it is "
+                       "0, release() has no upper bound.")},
     {Py_tp_new, reinterpret_cast<void*>(sem_new)},
     {Py_tp_init, reinterpret_cast<void*>(sem_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(sem_dealloc)},
@@ -256,8 +287,9 @@ PyType_Spec sem_spec = {"pythreading.Semaphore", sizeof(SemObject), 0,
                         Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, sem_slots};
 
 PyType_Slot bounded_slots[] = {
-    {Py_tp_doc, const_cast<char*>("BoundedSemaphore(value=1): a Semaphore whose release() may "
-                                  "not raise the counter above its initial value.")},
+    {Py_tp_doc,
+     const_cast<char*>("BoundedSemaphore(value=1)\n--\n\nA Semaphore whose release() may "
+                       "not raise the counter above its initial value.")},
     {Py_tp_traverse, reinterpret_cast<void*>(sem_traverse)},
     {Py_tp_clear, reinterpret_cast<void*>(sem_clear)},
     {0, nullptr}};
@@ -284,10 +316,7 @@ PyObject* event_new(PyTypeObject* type, PyObject*, PyObject*) {
 }
 
 int event_init(PyObject* o, PyObject* args, PyObject* kwargs) {
-  if (PyTuple_GET_SIZE(args) != 0 || (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0)) {
-    PyErr_SetString(PyExc_TypeError, "Event() takes no arguments");
-    return -1;
-  }
+  if (!parse_tuple_args("Event.__init__", nullptr, 0, 0, args, kwargs, nullptr)) return -1;
   event_of(o).clear();
   return 0;
 }
@@ -341,7 +370,7 @@ PyObject* event_clear(PyObject* o, PyObject*) {
 PyObject* event_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"timeout"};
   PyObject* timeout;
-  if (!parse_args("wait", names, 1, 1, args, nargs, kwnames, &timeout)) return nullptr;
+  if (!parse_args("Event.wait", names, 1, 1, args, nargs, kwnames, &timeout)) return nullptr;
   threading::Event& ev = event_of(o);
   if (ev.is_set()) Py_RETURN_TRUE;  // the timeout is not even looked at
   Deadline deadline;
@@ -365,6 +394,14 @@ PyObject* event_at_fork_reinit(PyObject* o, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* event_copy(PyObject* o, PyObject*) {
+  return copy_with_dict(o, [&]() -> PyObject* {
+    PyObject* c = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(Py_TYPE(o)));
+    if (c != nullptr && event_of(o).is_set()) event_of(c).set();
+    return c;
+  });
+}
+
 PyObject* event_repr(PyObject* o) {
   return repr_with(o, PyUnicode_FromString(event_of(o).is_set() ? "set>" : "unset>"));
 }
@@ -377,6 +414,7 @@ PyMethodDef event_methods[] = {
     {"wait", METH_CAST(event_wait), METH_FASTCALL | METH_KEYWORDS,
      "wait(timeout=None) -> bool\nWait until the flag is set; the flag."},
     {"_at_fork_reinit", event_at_fork_reinit, METH_NOARGS, "Reset waiters (fork child)."},
+    {"__copy__", event_copy, METH_NOARGS, "A new Event in the same state."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef event_getset[] = {
@@ -389,7 +427,7 @@ PyMemberDef event_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot event_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Event(): a flag that threads can wait for.")},
+    {Py_tp_doc, const_cast<char*>("Event()\n--\n\nA flag that threads can wait for.")},
     {Py_tp_new, reinterpret_cast<void*>(event_new)},
     {Py_tp_init, reinterpret_cast<void*>(event_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(event_dealloc)},
@@ -432,12 +470,7 @@ void barrier_destroy(BarrierObject* b) {
 int barrier_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   static const char* const names[] = {"parties", "action", "timeout"};
   PyObject* a[3];
-  if (!parse_tuple_args("Barrier", names, 3, 3, args, kwargs, a)) return -1;
-  if (a[0] == nullptr) {
-    PyErr_SetString(PyExc_TypeError,
-                    "Barrier.__init__() missing 1 required positional argument: 'parties'");
-    return -1;
-  }
+  if (!parse_tuple_args("Barrier.__init__", names, 3, 3, args, kwargs, a, 1)) return -1;
   long long parties;
   int overflow;
   if (!index_arg(a[0], &parties, &overflow)) return -1;
@@ -518,7 +551,7 @@ threading::Barrier* barrier_of(PyObject* o) {
 PyObject* barrier_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"timeout"};
   PyObject* timeout_obj;
-  if (!parse_args("wait", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
+  if (!parse_args("Barrier.wait", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
   threading::Barrier* b = barrier_of(o);
   if (b == nullptr) return nullptr;
   threading::Timeout timeout = barrier_cast(o)->default_timeout;
@@ -572,6 +605,20 @@ PyObject* barrier_broken(PyObject* o, void*) {
   return b == nullptr ? nullptr : PyBool_FromLong(b->broken());
 }
 
+PyObject* barrier_copy(PyObject* o, PyObject*) {
+  threading::Barrier* b = barrier_of(o);
+  if (b == nullptr) return nullptr;
+  BarrierObject* bo = barrier_cast(o);
+  return copy_with_dict(o, [&]() -> PyObject* {
+    Ref timeout(bo->default_timeout.is_none() ? Py_NewRef(Py_None)
+                                              : PyFloat_FromDouble(bo->default_timeout.seconds()));
+    if (!timeout) return nullptr;
+    return PyObject_CallFunction(reinterpret_cast<PyObject*>(Py_TYPE(o)), "nOO",
+                                 static_cast<Py_ssize_t>(b->parties()),
+                                 bo->action != nullptr ? bo->action : Py_None, timeout.get());
+  });
+}
+
 PyObject* barrier_repr(PyObject* o) {
   threading::Barrier* b = barrier_cast(o)->barrier;
   if (b == nullptr) return repr_with(o, PyUnicode_FromString("uninitialized>"));
@@ -587,6 +634,7 @@ PyMethodDef barrier_methods[] = {
      "Back to the empty state; waiters get "
      "BrokenBarrierError."},
     {"abort", barrier_abort, METH_NOARGS, "Break the barrier."},
+    {"__copy__", barrier_copy, METH_NOARGS, "A new Barrier with the same parameters."},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef barrier_getset[] = {
@@ -602,7 +650,7 @@ PyMemberDef barrier_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot barrier_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Barrier(parties, action=None, timeout=None): a cyclic "
+    {Py_tp_doc, const_cast<char*>("Barrier(parties, action=None, timeout=None)\n--\n\nA cyclic "
                                   "barrier; the last to arrive runs action first.")},
     {Py_tp_new, reinterpret_cast<void*>(barrier_new)},
     {Py_tp_init, reinterpret_cast<void*>(barrier_init)},

@@ -33,8 +33,7 @@ struct ThreadObject {
   PyObject_HEAD std::shared_ptr<threading::Thread> thread;  // null before __init__
   PyObject* dict;
   PyObject* weakrefs;
-  PyObject* daemon;          // daemon= as given (CPython keeps the object), or nullptr
-  PyObject* stderr_at_init;  // where to report if sys.stderr is None by then
+  PyObject* daemon;  // daemon= as given (CPython keeps the object), or nullptr
 };
 
 ThreadObject* thread_cast(PyObject* o) { return reinterpret_cast<ThreadObject*>(o); }
@@ -141,14 +140,6 @@ void report_exception(PyObject* thread) {
   }
   PyObject* args_type = PyObject_GetAttrString(g_module, "ExceptHookArgs");
   PyObject* r = nullptr;
-  // With sys.stderr gone, report to the stderr of the thread's creation time.
-  PyObject* saved_stderr = nullptr;
-  PyObject* cur = PySys_GetObject("stderr");  // borrowed
-  PyObject* at_init = thread_cast(thread)->stderr_at_init;
-  if ((cur == nullptr || cur == Py_None) && at_init != nullptr && at_init != Py_None) {
-    saved_stderr = Py_NewRef(cur != nullptr ? cur : Py_None);
-    PySys_SetObject("stderr", at_init);
-  }
   if (hook != nullptr && args_type != nullptr) {
     PyObject* seq = Py_BuildValue("[OOOO]", type ? type : Py_None, value ? value : Py_None,
                                   tb ? tb : Py_None, thread);
@@ -160,10 +151,6 @@ void report_exception(PyObject* thread) {
   if (r == nullptr) {
     PySys_WriteStderr("Exception in threading.excepthook:\n");
     PyErr_Print();
-  }
-  if (saved_stderr != nullptr) {
-    PySys_SetObject("stderr", saved_stderr);
-    Py_DECREF(saved_stderr);
   }
   Py_XDECREF(r);
   Py_XDECREF(hook);
@@ -292,7 +279,9 @@ int thread_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   }
   self->thread = std::move(t);
   Py_XSETREF(self->daemon, Py_XNewRef(daemon));
-  Py_XSETREF(self->stderr_at_init, Py_XNewRef(PySys_GetObject("stderr")));
+  // The default excepthook writes to thread._stderr when sys.stderr is None.
+  PyObject* err = PySys_GetObject("stderr");  // borrowed
+  if (PyObject_SetAttrString(o, "_stderr", err != nullptr ? err : Py_None) < 0) return -1;
   return 0;
 }
 
@@ -301,7 +290,6 @@ int thread_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(o));
   Py_VISIT(self->dict);
   Py_VISIT(self->daemon);
-  Py_VISIT(self->stderr_at_init);
   return 0;
 }
 
@@ -309,7 +297,6 @@ int thread_clear(PyObject* o) {
   ThreadObject* self = thread_cast(o);
   Py_CLEAR(self->dict);
   Py_CLEAR(self->daemon);
-  Py_CLEAR(self->stderr_at_init);
   return 0;
 }
 
@@ -422,7 +409,7 @@ int join_thread(threading::Thread* t, Deadline deadline) {
 PyObject* thread_join(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"timeout"};
   PyObject* timeout_obj;
-  if (!parse_args("join", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
+  if (!parse_args("Thread.join", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
   threading::Thread* t = thread_of(o);
   if (t == nullptr) return nullptr;
   Deadline deadline;
@@ -559,6 +546,19 @@ PyObject* thread_repr(PyObject* o) {
                               static_cast<unsigned long long>(*ident));
 }
 
+// copy.copy(): another object for the same thread (CPython's copy shares the
+// thread's state too), with a copy of the attributes.
+PyObject* thread_copy(PyObject* o, PyObject*) {
+  return copy_with_dict(o, [&]() -> PyObject* {
+    PyTypeObject* type = Py_TYPE(o);
+    PyObject* c = type->tp_alloc(type, 0);
+    if (c == nullptr) return nullptr;
+    new (&thread_cast(c)->thread) std::shared_ptr<threading::Thread>(thread_cast(o)->thread);
+    thread_cast(c)->daemon = Py_XNewRef(thread_cast(o)->daemon);
+    return c;
+  });
+}
+
 // threading's after-fork handler calls these on every entry of its _active
 // table, ours included; the library already fixed our state in the child.
 PyObject* thread_std_fork(PyObject*, PyObject*, PyObject*) { Py_RETURN_NONE; }
@@ -573,6 +573,7 @@ PyMethodDef thread_methods[] = {
     {"setName", thread_setName, METH_O, "Deprecated: the name attribute."},
     {"isDaemon", thread_isDaemon, METH_NOARGS, "Deprecated: the daemon attribute."},
     {"setDaemon", thread_setDaemon, METH_O, "Deprecated: the daemon attribute."},
+    {"__copy__", thread_copy, METH_NOARGS, "Another object for the same thread."},
     {"_reset_internal_locks", METH_CAST(thread_std_fork), METH_VARARGS | METH_KEYWORDS,
      "For threading's fork handler (we keep our state ourselves)."},
     {"_stop", METH_CAST(thread_std_fork), METH_VARARGS | METH_KEYWORDS, "Idem."},
@@ -593,10 +594,10 @@ PyMemberDef thread_members[] = {
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot thread_slots[] = {
-    {Py_tp_doc,
-     const_cast<char*>("Thread(group=None, target=None, name=None, args=(), kwargs=None, *, "
-                       "daemon=None)\n\nA thread of control: subclass it and override run(), or "
-                       "pass a target.")},
+    {Py_tp_doc, const_cast<char*>(
+                    "Thread(group=None, target=None, name=None, args=(), kwargs=None, *, "
+                    "daemon=None)\n--\n\nA thread of control: subclass it and override run(), or "
+                    "pass a target.")},
     {Py_tp_new, reinterpret_cast<void*>(thread_new)},
     {Py_tp_init, reinterpret_cast<void*>(thread_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(thread_dealloc)},
@@ -632,12 +633,7 @@ PyType_Spec dummy_spec = {"pythreading._DummyThread", sizeof(ThreadObject), 0,
 int timer_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   static const char* const names[] = {"interval", "function", "args", "kwargs"};
   PyObject* a[4];
-  if (!parse_tuple_args("Timer.__init__", names, 4, 4, args, kwargs, a)) return -1;
-  if (a[0] == nullptr || a[1] == nullptr) {
-    PyErr_Format(PyExc_TypeError, "Timer.__init__() missing required argument: '%s'",
-                 a[0] == nullptr ? "interval" : "function");
-    return -1;
-  }
+  if (!parse_tuple_args("Timer.__init__", names, 4, 4, args, kwargs, a, 2)) return -1;
   Ref no_args(PyTuple_New(0));
   if (!no_args || thread_init(o, no_args.get(), nullptr) < 0) return -1;
   Ref call_args(a[2] != nullptr && a[2] != Py_None ? Py_NewRef(a[2]) : PyList_New(0));
@@ -689,7 +685,7 @@ PyMethodDef timer_methods[] = {
     {nullptr, nullptr, 0, nullptr}};
 
 PyType_Slot timer_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Timer(interval, function, args=None, kwargs=None)\n\nA "
+    {Py_tp_doc, const_cast<char*>("Timer(interval, function, args=None, kwargs=None)\n--\n\nA "
                                   "Thread that calls function(*args, **kwargs) after interval "
                                   "seconds, unless cancel() is called first.")},
     {Py_tp_init, reinterpret_cast<void*>(timer_init)},
