@@ -409,12 +409,11 @@ struct ConditionObject {
   PyObject_HEAD PyObject* lock;
   PyObject* dict;
   PyObject* weakrefs;
-  RLockObject* rlock;                                     // borrowed from `lock` when it is ours
-  LockObject* plock;                                      // idem
-  threading::Condition* native;                           // over rlock/plock
-  PyObject *acquire, *release;                            // foreign lock's bound methods
-  PyObject *release_save, *acquire_restore, *is_owned;    // optional ones
-  std::deque<std::shared_ptr<threading::Lock>>* waiters;  // foreign only
+  RLockObject* rlock;                                   // borrowed from `lock` when it is ours
+  LockObject* plock;                                    // idem
+  PyObject *acquire, *release;                          // foreign lock's bound methods
+  PyObject *release_save, *acquire_restore, *is_owned;  // optional ones
+  std::deque<threading::Lock*>* waiters;                // see cond_wait_waiters (GIL-guarded)
 };
 
 ConditionObject* cond_cast(PyObject* o) { return reinterpret_cast<ConditionObject*>(o); }
@@ -431,8 +430,6 @@ PyObject* optional_attr(PyObject* obj, const char* name) {
 }
 
 void cond_clear_lock(ConditionObject* c) {
-  delete c->native;
-  c->native = nullptr;
   delete c->waiters;
   c->waiters = nullptr;
   c->rlock = nullptr;
@@ -459,14 +456,14 @@ int cond_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   }
   c->lock = Py_NewRef(lock);
   try {
+    c->waiters = new std::deque<threading::Lock*>;
     if (Py_TYPE(lock) == g_rlock_type) {
       c->rlock = rlock_cast(lock);
-      c->native = new threading::Condition(c->rlock->lock);
+
     } else if (Py_TYPE(lock) == g_lock_type) {
       c->plock = reinterpret_cast<LockObject*>(lock);
-      c->native = new threading::Condition(c->plock->lock);
+
     } else {
-      c->waiters = new std::deque<std::shared_ptr<threading::Lock>>;
       c->acquire = PyObject_GetAttrString(lock, "acquire");  // AttributeError, as CPython
       if (c->acquire == nullptr) return -1;
       c->release = PyObject_GetAttrString(lock, "release");
@@ -597,81 +594,87 @@ PyObject* cond_recursion_count(PyObject* o, PyObject*) {
   return rlock_recursion_count(c->lock, nullptr);
 }
 
-// wait() over our own lock: the library's Condition.
-int wait_native(ConditionObject* c, PyObject* timeout_obj) {
-  threading::Condition& cv = *c->native;
-  std::optional<double> t;
-  if (timeout_obj != nullptr && timeout_obj != Py_None) {
-    double v;
-    if (!number_arg(timeout_obj, &v)) return -1;
-    if (!(v > 0)) {  // a poll (NaN too): never blocks
-      bool ok;
-      Py_BEGIN_ALLOW_THREADS ok = cv.wait(v);
-      Py_END_ALLOW_THREADS return ok ? 1 : 0;
-    }
-    if (!check_timeout_max(v)) return -1;
-    t = v;
-  }
-  // The mirror is the owner's: while we wait, others may take the lock.
-  std::uint32_t count = 0;
-  if (c->rlock != nullptr) {
-    count = c->rlock->lock.recursion_count();
-    c->rlock->note(0, 0);
-  }
-  int r = block([&](threading::Timeout w) { return cv.wait(w); },
-                t ? Deadline::after(*t) : Deadline::never());
-  if (c->rlock != nullptr) c->rlock->note(PyThread_get_thread_ident(), count);
-  return r;
+// Re-takes the Condition's lock after a wait, GIL first: a woken waiter
+// that took the lock before the GIL would hold it while queueing for the
+// GIL, and the thread holding the GIL would then block on the lock (a
+// convoy). Like CPython's _acquire_restore, not interruptible.
+template <class L>
+void relock_after_wait(L& lock) {
+  if (lock.try_lock()) return;
+  Py_BEGIN_ALLOW_THREADS lock.acquire();
+  Py_END_ALLOW_THREADS
 }
 
-// wait() over a foreign lock: a per-waiter Lock in a FIFO.
-int wait_foreign(ConditionObject* c, PyObject* timeout_obj) {
+// wait(): the documented algorithm — a per-waiter Lock in a FIFO, guarded
+// by the GIL (every notify/wait holds it), the Condition's lock released
+// while waiting. The waiter Lock lives on this stack: a notifier touches it
+// only with the GIL, which this thread takes back before returning.
+int cond_wait_waiters(ConditionObject* c, PyObject* timeout_obj) {
   std::optional<double> t;
   if (timeout_obj != nullptr && timeout_obj != Py_None) {
     double v;
     if (!number_arg(timeout_obj, &v)) return -1;
+    if (v > 0 && !check_timeout_max(v)) return -1;
     t = v;
   }
-  std::shared_ptr<threading::Lock> waiter;
+  threading::Lock waiter;
+  waiter.acquire();
   try {
-    waiter = std::make_shared<threading::Lock>();
-    waiter->acquire();
-    c->waiters->push_back(waiter);
+    c->waiters->push_back(&waiter);
   } catch (...) {
     raise_current();
     return -1;
   }
-  Ref saved(cond_release_save(reinterpret_cast<PyObject*>(c), nullptr));
-  if (!saved) return -1;
+  std::uint32_t count = 0;
+  Ref saved;
+  if (c->rlock != nullptr) {
+    count = c->rlock->lock.recursion_count();
+    c->rlock->note(0, 0);
+    for (std::uint32_t i = 0; i < count; ++i) c->rlock->lock.release();
+  } else if (c->plock != nullptr) {
+    c->plock->lock.release();
+  } else {
+    saved = Ref(cond_release_save(reinterpret_cast<PyObject*>(c), nullptr));
+    if (!saved) {
+      c->waiters->pop_back();
+      return -1;
+    }
+  }
   int got;
   if (!t) {
-    got = block([&](threading::Timeout w) { return waiter->acquire(true, w); }, {});
+    got = block([&](threading::Timeout w) { return waiter.acquire(true, w); }, {});
   } else if (*t > 0) {
-    got = check_timeout_max(*t)
-              ? block([&](threading::Timeout w) { return waiter->acquire(true, w); },
-                      Deadline::after(*t))
-              : -1;
+    got = block([&](threading::Timeout w) { return waiter.acquire(true, w); }, Deadline::after(*t));
   } else {
-    got = waiter->try_lock() ? 1 : 0;
+    got = waiter.try_lock() ? 1 : 0;
   }
   // Re-take the lock even when interrupted; keep the first error.
-  PyObject *et, *ev, *etb;
-  PyErr_Fetch(&et, &ev, &etb);
-  Ref r(cond_acquire_restore(reinterpret_cast<PyObject*>(c), saved.get()));
-  if (et != nullptr) {
-    PyErr_Restore(et, ev, etb);
-  } else if (!r) {
-    got = -1;
+  if (c->rlock != nullptr) {
+    relock_after_wait(c->rlock->lock);
+    for (std::uint32_t i = 1; i < count; ++i) c->rlock->lock.try_lock();  // re-entries
+    c->rlock->note(PyThread_get_thread_ident(), count);
+  } else if (c->plock != nullptr) {
+    relock_after_wait(c->plock->lock);
+  } else {
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    Ref r(cond_acquire_restore(reinterpret_cast<PyObject*>(c), saved.get()));
+    if (et != nullptr) {
+      PyErr_Restore(et, ev, etb);
+      got = -1;
+    } else if (!r) {
+      got = -1;
+    }
   }
-  if (got != 1 && c->waiters != nullptr) {
+  if (got != 1) {
     for (auto it = c->waiters->begin(); it != c->waiters->end(); ++it) {
-      if (*it == waiter) {
+      if (*it == &waiter) {
         c->waiters->erase(it);
         break;
       }
     }
   }
-  return et != nullptr ? -1 : got;
+  return got;
 }
 
 int cond_wait_impl(ConditionObject* c, PyObject* timeout) {
@@ -681,7 +684,7 @@ int cond_wait_impl(ConditionObject* c, PyObject* timeout) {
     PyErr_SetString(PyExc_RuntimeError, "cannot wait on un-acquired lock");
     return -1;
   }
-  return c->native != nullptr ? wait_native(c, timeout) : wait_foreign(c, timeout);
+  return cond_wait_waiters(c, timeout);
 }
 
 PyObject* cond_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -747,14 +750,6 @@ bool notify_count(PyObject* n_obj, std::size_t* n) {
 }
 
 PyObject* notify_n(ConditionObject* c, std::size_t n) {
-  if (c->native != nullptr) {
-    try {
-      c->native->notify(n);
-    } catch (...) {
-      return raise_current();
-    }
-    Py_RETURN_NONE;
-  }
   int owned = cond_owned(c);
   if (owned < 0) return nullptr;
   if (owned == 0) {
@@ -762,9 +757,9 @@ PyObject* notify_n(ConditionObject* c, std::size_t n) {
     return nullptr;
   }
   while (!c->waiters->empty() && n > 0) {
-    std::shared_ptr<threading::Lock> w = std::move(c->waiters->front());
+    threading::Lock* w = c->waiters->front();
     c->waiters->pop_front();
-    if (w->locked()) {  // not yet timed out
+    if (w->locked()) {  // else: it timed out and is leaving
       w->release();
       --n;
     }
@@ -807,7 +802,7 @@ PyObject* cond_copy(PyObject* o, PyObject*) {
 PyObject* cond_repr(PyObject* o) {
   ConditionObject* c = cond_cast(o);
   if (c->lock == nullptr) return PyUnicode_FromFormat("<Condition(uninitialized)>");
-  std::size_t waiting = c->native != nullptr ? c->native->waiter_count() : c->waiters->size();
+  std::size_t waiting = c->waiters->size();
   return PyUnicode_FromFormat("<Condition(%R, %zu)>", c->lock, waiting);
 }
 
