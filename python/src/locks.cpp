@@ -250,8 +250,21 @@ namespace {
 
 RLockObject* rlock_cast(PyObject* o) { return reinterpret_cast<RLockObject*>(o); }
 
-PyObject* rlock_new(PyTypeObject* type, PyObject*, PyObject*) {
-  // Arguments are accepted and ignored, as CPython's _thread.RLock does.
+PyObject* rlock_new(PyTypeObject* type, PyObject* args, PyObject* kwargs) {
+  // Arguments are accepted and ignored, as CPython's _thread.RLock does
+  // (with a DeprecationWarning from 3.13 on).
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyTuple_GET_SIZE(args) != 0 || (kwargs != nullptr && PyDict_GET_SIZE(kwargs) != 0)) {
+    if (PyErr_WarnEx(PyExc_DeprecationWarning,
+                     "Passing arguments to RLock is deprecated and will be removed in 3.15",
+                     1) < 0) {
+      return nullptr;
+    }
+  }
+#else
+  (void)args;
+  (void)kwargs;
+#endif
   auto* self = rlock_cast(type->tp_alloc(type, 0));
   if (self == nullptr) return nullptr;
   new (&self->lock) threading::RLock();
@@ -392,8 +405,8 @@ PyType_Slot rlock_slots[] = {
     {Py_tp_members, rlock_members},
     {0, nullptr}};
 
-PyType_Spec rlock_spec = {"pythreading.RLock", sizeof(RLockObject), 0, Py_TPFLAGS_DEFAULT,
-                          rlock_slots};
+PyType_Spec rlock_spec = {"pythreading.RLock", sizeof(RLockObject), 0,
+                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, rlock_slots};
 
 }  // namespace
 

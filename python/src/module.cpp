@@ -1,9 +1,9 @@
 // The `pythreading` extension module: pythreading's C++ objects with the API
 // of Python's `threading` module. One binding mechanism throughout: CPython's
 // public C API, heap types and METH_FASTCALL methods (see python/README.md).
-#include "pyutil.hpp"
-
 #include <cstring>
+
+#include "pyutil.hpp"
 
 namespace pythreading_py {
 

@@ -796,6 +796,22 @@ PyObject* set_hook(PyObject** slot, PyObject* func) {
 
 PyObject* mod_settrace(PyObject*, PyObject* f) { return set_hook(&g_trace, f); }
 PyObject* mod_setprofile(PyObject*, PyObject* f) { return set_hook(&g_profile, f); }
+#if PY_VERSION_HEX >= 0x030C0000
+// 3.12's settrace_all_threads/setprofile_all_threads: ours for new threads,
+// and threading's for the threads running now (and its new threads).
+PyObject* all_threads(PyObject** slot, const char* std_fn, PyObject* func) {
+  Ref r(PyObject_CallMethod(g_std_threading, std_fn, "O", func));
+  if (!r) return nullptr;
+  return set_hook(slot, func);
+}
+PyObject* mod_settrace_all_threads(PyObject*, PyObject* f) {
+  return all_threads(&g_trace, "settrace_all_threads", f);
+}
+PyObject* mod_setprofile_all_threads(PyObject*, PyObject* f) {
+  return all_threads(&g_profile, "setprofile_all_threads", f);
+}
+#endif
+
 PyObject* mod_gettrace(PyObject*, PyObject*) { return Py_NewRef(g_trace ? g_trace : Py_None); }
 PyObject* mod_getprofile(PyObject*, PyObject*) {
   return Py_NewRef(g_profile ? g_profile : Py_None);
@@ -859,6 +875,12 @@ PyMethodDef module_functions[] = {
     {"setprofile", mod_setprofile, METH_O,
      "setprofile(func): sys.setprofile(func) in each new thread."},
     {"gettrace", mod_gettrace, METH_NOARGS, "The function set by settrace()."},
+#if PY_VERSION_HEX >= 0x030C0000
+    {"settrace_all_threads", mod_settrace_all_threads, METH_O,
+     "settrace(func) and sys.settrace(func) in every running thread."},
+    {"setprofile_all_threads", mod_setprofile_all_threads, METH_O,
+     "setprofile(func) and sys.setprofile(func) in every running thread."},
+#endif
     {"getprofile", mod_getprofile, METH_NOARGS, "The function set by setprofile()."},
     {nullptr, nullptr, 0, nullptr}};
 
