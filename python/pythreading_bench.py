@@ -7,6 +7,7 @@ Prints, per operation, nanoseconds per operation for threading and for
 pythreading (best of several runs) and the ratio threading/pythreading
 (above 1: pythreading is faster)."""
 
+import resource
 import sys
 import threading
 import time
@@ -121,6 +122,64 @@ def barrier_cycles(mod, parties=2):
     return run
 
 
+def notify_no_waiter(mod):
+    cond = mod.Condition(mod.Lock())
+
+    def run(n):
+        for _ in range(n):
+            with cond:
+                cond.notify()
+    return run
+
+
+class BoundedBuffer:
+    """queue.Queue's design: one Lock, two Conditions over it, a deque."""
+
+    def __init__(self, mod, size):
+        import collections
+        self.items = collections.deque()
+        self.size = size
+        self.mutex = mod.Lock()
+        self.not_empty = mod.Condition(self.mutex)
+        self.not_full = mod.Condition(self.mutex)
+
+    def put(self, item):
+        with self.not_full:
+            while len(self.items) >= self.size:
+                self.not_full.wait()
+            self.items.append(item)
+            self.not_empty.notify()
+
+    def get(self):
+        with self.not_empty:
+            while not self.items:
+                self.not_empty.wait()
+            item = self.items.popleft()
+            self.not_full.notify()
+            return item
+
+
+SWITCHES = {}
+
+
+def bounded_buffer(mod):
+    def run(n):
+        q = BoundedBuffer(mod, 16)
+
+        def producer():
+            for i in range(n):
+                q.put(i)
+
+        t = threading.Thread(target=producer)
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+        t.start()
+        for _ in range(n):
+            q.get()
+        t.join()
+        SWITCHES[mod.__name__] = (resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - before) / n
+    return run
+
+
 def thread_start_join(mod):
     def noop():
         pass
@@ -140,17 +199,22 @@ def main():
         ("with Lock", with_lock, 1_000_000 // k),
         ("RLock acquire+release", lambda m: lock_pair(m, "RLock"), 1_000_000 // k),
         ("Semaphore acquire+release", sem_pair, 1_000_000 // k),
+        ("with Condition: notify() (no waiter)", notify_no_waiter, 1_000_000 // k),
         ("Condition ping-pong (round trip)", cond_ping_pong, 20_000 // k),
+        ("bounded buffer (queue.Queue-like)", bounded_buffer, 200_000 // k),
         ("Event hand-off (round trip)", event_handoff, 20_000 // k),
         ("Barrier(2) cycle", barrier_cycles, 20_000 // k),
         ("Thread start+join", thread_start_join, 5_000 // k),
     ]
     print(f"Python {sys.version.split()[0]}; ns per operation, best of {REPEAT}")
-    print(f"{'operation':<34}{'threading':>12}{'pythreading':>13}{'ratio':>8}")
+    print(f"{'operation':<38}{'threading':>12}{'pythreading':>13}{'ratio':>8}")
     for name, make, n in cases:
         ref = best(make(threading), n)
         ours = best(make(pythreading), n)
-        print(f"{name:<34}{ref:>12.0f}{ours:>13.0f}{ref / ours:>8.2f}")
+        print(f"{name:<38}{ref:>12.0f}{ours:>13.0f}{ref / ours:>8.2f}")
+    if SWITCHES:
+        print("bounded buffer, voluntary context switches per item: "
+              f"threading {SWITCHES['threading']:.3f}, pythreading {SWITCHES['pythreading']:.3f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ set -euo pipefail
 # --- the package lists: the one place to edit --------------------------------
 pkgs_demo=(g++ cmake ninja-build)
 # What building the Python module needs (python/CMakeLists.txt).
-pkgs_pymodule=(python3-dev pybind11-dev)
+pkgs_pymodule=(python3-dev)
 # The test suite: GoogleTest, the consumer test's pkg-config, the model
 # checker; plus the module and, for the Python it is built for, CPython's own
 # test package and venv (added below, as they depend on that interpreter).

@@ -7,6 +7,7 @@
 #include "fatal.hpp"
 #include "futex.hpp"
 #include "spin.hpp"
+#include "threading/interrupt.hpp"
 
 namespace threading::detail::parking_lot {
 namespace {
@@ -131,7 +132,12 @@ void wake(Waiter* w) {
   }
 }
 
+// The calling thread's InterruptHook (see interrupt.hpp), or null.
+thread_local InterruptHook* t_interrupt_hook = nullptr;
+
 // Sleeps until unparked or the deadline passes; returns whether unparked.
+// A timed sleep that ends early asks the thread's InterruptHook whether to
+// go on (an EINTR from a signal handler is how a runtime's Ctrl-C gets in).
 bool sleep_until_unparked(std::atomic<std::uint32_t>& wake_flag, const Deadline* deadline) {
   std::uint32_t s = kAwake;
   if (!wake_flag.compare_exchange_strong(s, kSleeping, std::memory_order_acquire) &&
@@ -140,6 +146,11 @@ bool sleep_until_unparked(std::atomic<std::uint32_t>& wake_flag, const Deadline*
   }
   while (wake_flag.load(std::memory_order_acquire) == kSleeping) {
     if (!futex_wait(&wake_flag, kSleeping, deadline)) break;
+    if (deadline != nullptr && t_interrupt_hook != nullptr &&
+        wake_flag.load(std::memory_order_acquire) == kSleeping &&
+        !t_interrupt_hook->keep_waiting()) {
+      break;  // reported as a timeout; an unpark racing with it still wins (see park)
+    }
   }
   return wake_flag.load(std::memory_order_acquire) == kUnparked;
 }
@@ -319,3 +330,11 @@ void reinit_after_fork() noexcept {
 }
 
 }  // namespace threading::detail::parking_lot
+
+namespace threading {
+InterruptHook* set_interrupt_hook(InterruptHook* hook) noexcept {
+  InterruptHook* old = detail::parking_lot::t_interrupt_hook;
+  detail::parking_lot::t_interrupt_hook = hook;
+  return old;
+}
+}  // namespace threading

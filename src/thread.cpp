@@ -54,6 +54,8 @@ constinit std::atomic<std::uint64_t> g_name_counter{0};  // Thread-N and Dummy-N
 constinit std::atomic<std::size_t> g_stack_size{0};
 constinit std::atomic<std::uint64_t> g_fork_generation{0};
 constinit std::atomic<bool> g_atexit_registered{false};
+// Set by abandon_exit_wait(): _shutdown() returns at once.
+constinit std::atomic<bool> g_exit_wait_abandoned{false};
 // Threads between start()'s registration and the end of their own start-up
 // (changed under the registry lock going up). fork() waits for none to be
 // left, so a fork never catches a new thread inside its C library or
@@ -434,6 +436,8 @@ struct ThreadAccess {
   }
 
   static void shutdown() {
+    // Acquire: pairs with abandon_exit_wait()'s release (a flag, no data).
+    if (g_exit_wait_abandoned.load(std::memory_order_acquire)) return;
     Runtime& r = rt();
     Thread& m = *r.main;
     if (m.kind_ == Kind::kMain && is_main(m) &&
@@ -944,5 +948,9 @@ void default_excepthook(const ExceptHookArgs& args) {
 }
 
 void _shutdown() { ThreadAccess::shutdown(); }
+
+void abandon_exit_wait() noexcept {
+  detail::g_exit_wait_abandoned.store(true, std::memory_order_release);
+}
 
 }  // namespace threading

@@ -320,4 +320,10 @@ void default_excepthook(const ExceptHookArgs& args);
 // except the caller, including threads started meanwhile. Idempotent.
 void _shutdown();
 
+// Makes every later _shutdown(), including the one process exit runs, return
+// at once: the non-daemon threads still running are abandoned, as daemon
+// threads are. For a runtime whose own exit-time wait was cut short (CPython
+// stops waiting for its threads at the first Ctrl-C).
+void abandon_exit_wait() noexcept;
+
 }  // namespace threading

@@ -5,6 +5,7 @@
 #include "threading/condition.hpp"
 #include "threading/errors.hpp"
 #include "threading/event.hpp"
+#include "threading/interrupt.hpp"
 #include "threading/local.hpp"
 #include "threading/lock.hpp"
 #include "threading/queue.hpp"

@@ -5,15 +5,12 @@
 // Written against the C API (not pybind11) because it needs what CPython's
 // _local has: __new__ that accepts a subclass __init__'s arguments without
 // calling it, custom attribute lookup in the per-thread dict, and GC support.
-// clang-format off
-#include "common.hpp"  // Python.h first
-#include <structmember.h>
-// clang-format on
-
 #include <new>
 #include <threading/local.hpp>
 #include <unordered_set>
 #include <vector>
+
+#include "pyutil.hpp"  // Python.h first
 
 namespace pythreading_py {
 
@@ -88,7 +85,7 @@ LocalValue::LocalValue(LocalImpl* i) : impl(i), dict(PyDict_New()) {
 
 LocalValue::~LocalValue() {
   // A thread's value dies when it exits (no GIL held then) or with the local.
-  if (!Py_IsInitialized() || _Py_IsFinalizing()) return;  // too late: leak it
+  if (python_gone()) return;  // too late: leak it
   PyGILState_STATE st = PyGILState_Ensure();
   impl->dicts.erase(dict);
   Py_DECREF(dict);
@@ -97,6 +94,10 @@ LocalValue::~LocalValue() {
 
 struct LocalObject {
   PyObject_HEAD PyObject* weakreflist;
+  // The calling thread's dict, put here (a strong reference) before each
+  // generic attribute lookup: CPython's generic getattr/setattr find the
+  // instance dict through __dictoffset__, so they use the right thread's.
+  PyObject* current_dict;
   PyObject* args;
   PyObject* kw;
   LocalImpl* impl;
@@ -157,6 +158,7 @@ int local_traverse(LocalObject* self, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(self));
   Py_VISIT(self->args);
   Py_VISIT(self->kw);
+  Py_VISIT(self->current_dict);
   if (self->impl != nullptr) {
     for (PyObject* d : self->impl->dicts) Py_VISIT(d);
   }
@@ -166,6 +168,7 @@ int local_traverse(LocalObject* self, visitproc visit, void* arg) {
 int local_clear(LocalObject* self) {
   Py_CLEAR(self->args);
   Py_CLEAR(self->kw);
+  Py_CLEAR(self->current_dict);
   if (self->impl != nullptr) {
     // The dicts belong to their threads; emptying them breaks the cycles.
     std::vector<PyObject*> dicts(self->impl->dicts.begin(), self->impl->dicts.end());
@@ -219,11 +222,13 @@ int local_setattro(LocalObject* self, PyObject* name, PyObject* v) {
                  Py_TYPE(self)->tp_name, name);
     return -1;
   }
-  return _PyObject_GenericSetAttrWithDict(reinterpret_cast<PyObject*>(self), name, v, dict);
+  Py_XSETREF(self->current_dict, Py_NewRef(dict));
+  return PyObject_GenericSetAttr(reinterpret_cast<PyObject*>(self), name, v);
 }
 
 PyMemberDef local_members[] = {
     {"__weaklistoffset__", T_PYSSIZET, offsetof(LocalObject, weakreflist), READONLY, nullptr},
+    {"__dictoffset__", T_PYSSIZET, offsetof(LocalObject, current_dict), READONLY, nullptr},
     {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot local_slots[] = {
@@ -243,11 +248,11 @@ PyType_Spec local_spec = {"pythreading.local", sizeof(LocalObject), 0,
 
 }  // namespace
 
-void init_local(py::module_& m) {
+bool init_local(PyObject* m) {
   PyObject* type = PyType_FromSpec(&local_spec);
-  if (type == nullptr) throw py::error_already_set();
+  if (type == nullptr) return false;
   g_local_type = reinterpret_cast<PyTypeObject*>(type);  // the module keeps it alive
-  m.attr("local") = py::reinterpret_steal<py::object>(type);
+  return add_type(m, "local", type);
 }
 
 }  // namespace pythreading_py

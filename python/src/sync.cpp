@@ -1,537 +1,689 @@
-// Lock, RLock, Condition (and the other synchronisation objects) for Python.
-#include <deque>
-#include <memory>
-#include <string>
-#include <threading/condition.hpp>
-#include <threading/errors.hpp>
-#include <threading/lock.hpp>
-#include <threading/rlock.hpp>
+// Semaphore, BoundedSemaphore, Event and Barrier for Python.
+#include <functional>
+#include <threading/barrier.hpp>
+#include <threading/event.hpp>
+#include <threading/semaphore.hpp>
 
-#include "common.hpp"
-#include "fastcall.hpp"
+#include "pyutil.hpp"
 
 namespace pythreading_py {
 
+PyTypeObject* g_event_type = nullptr;
+
 namespace {
 
-using namespace pybind11::literals;
+#define METH_CAST(f) reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f))
 
-// ---------------------------------------------------------------------------
-// Lock
-
-bool lock_acquire(threading::Lock& lock, py::handle blocking_obj, py::handle timeout_obj) {
-  bool blocking = blocking_arg(blocking_obj);
-  double t = lock_timeout_arg(timeout_obj);
-  if (t == -1 && blocking) {
-    if (lock.try_lock()) return true;
-    return block([&](Timeout w) { return lock.acquire(true, w); }, std::nullopt);
-  }
-  std::optional<Deadline> deadline = threading::detail::lock_acquire_deadline(blocking, t);
-  if (lock.try_lock()) return true;
-  if (!blocking || (deadline && deadline->expired())) return false;
-  return block([&](Timeout w) { return lock.acquire(true, w); }, deadline);
+// "<module.QualName at 0x...: " — the head of the reprs CPython's
+// pure-Python classes give (a subclass shows its own name).
+PyObject* repr_head(PyObject* o) {
+  PyObject* type = reinterpret_cast<PyObject*>(Py_TYPE(o));
+  Ref mod(PyObject_GetAttrString(type, "__module__"));
+  Ref qual(mod ? PyObject_GetAttrString(type, "__qualname__") : nullptr);
+  if (!qual) return nullptr;
+  return PyUnicode_FromFormat("<%S.%S at %p: ", mod.get(), qual.get(), o);
 }
 
-std::string lock_repr(py::handle self) {
-  auto& lock = self.cast<threading::Lock&>();
-  return std::string(lock.locked() ? "<locked " : "<unlocked ") + "pythreading.Lock object at " +
-         addr(self.ptr()) + ">";
+PyObject* repr_with(PyObject* o, PyObject* tail) {
+  Ref head(repr_head(o));
+  Ref t(tail);
+  if (!head || !t) return nullptr;
+  return PyUnicode_Concat(head.get(), t.get());
+}
+
+PyObject* not_initialized(PyObject* o, const char* attr) {
+  PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'", Py_TYPE(o)->tp_name,
+               attr);
+  return nullptr;
 }
 
 // ---------------------------------------------------------------------------
-// RLock: the library's RLock plus a mirror of its owner and count, kept by
-// the owner, so that repr() can show them from any thread.
+// Semaphore / BoundedSemaphore: the C++ object lives inside the Python one.
 
-struct PyRLock {
-  threading::RLock lock;
-  std::atomic<unsigned long> owner{0};
-  std::atomic<std::uint32_t> count{0};
-
-  void note_acquired() noexcept {
-    std::uint32_t n = lock.recursion_count();
-    if (n == 1) owner.store(PyThread_get_thread_ident(), std::memory_order_relaxed);
-    count.store(n, std::memory_order_relaxed);
-  }
-  void note_releasing() noexcept {
-    std::uint32_t n = lock.recursion_count();
-    if (n == 0) return;  // release() raises
-    if (n == 1) owner.store(0, std::memory_order_relaxed);
-    count.store(n - 1, std::memory_order_relaxed);
-  }
-  void note_released_all() noexcept {
-    owner.store(0, std::memory_order_relaxed);
-    count.store(0, std::memory_order_relaxed);
-  }
-
-  bool acquire(py::handle blocking_obj, py::handle timeout_obj) {
-    bool blocking = blocking_arg(blocking_obj);
-    double t = lock_timeout_arg(timeout_obj);
-    bool ok;
-    if (t == -1 && blocking) {
-      ok = lock.acquire(false) ||
-           block([&](Timeout w) { return lock.acquire(true, w); }, std::nullopt);
-    } else {
-      // Validates even on re-entry, as CPython's C RLock does.
-      std::optional<Deadline> deadline = threading::detail::lock_acquire_deadline(blocking, t);
-      if (lock.acquire(false)) {
-        ok = true;
-      } else if (!blocking || (deadline && deadline->expired())) {
-        ok = false;
-      } else {
-        ok = block([&](Timeout w) { return lock.acquire(true, w); }, deadline);
-      }
-    }
-    if (ok) note_acquired();
-    return ok;
-  }
-  void release() {
-    note_releasing();
-    lock.release();
-  }
-  py::tuple release_save() {
-    std::uint32_t n = lock.recursion_count();
-    if (n == 0) throw threading::RuntimeError("cannot release un-acquired lock");
-    unsigned long me = PyThread_get_thread_ident();
-    note_released_all();
-    for (std::uint32_t i = 0; i < n; ++i) lock.release();
-    return py::make_tuple(n, me);
-  }
-  void acquire_restore(py::handle state) {
-    auto st = py::reinterpret_borrow<py::tuple>(state);
-    auto n = st[0].cast<std::uint32_t>();
-    if (!lock.acquire(false)) {
-      block([&](Timeout w) { return lock.acquire(true, w); }, std::nullopt);
-    }
-    for (std::uint32_t i = 1; i < n; ++i) lock.acquire(false);
-    note_acquired();
-  }
-  std::string repr(const void* self) const {
-    unsigned long o = owner.load(std::memory_order_relaxed);
-    std::uint32_t c = count.load(std::memory_order_relaxed);
-    if (lock.is_owned()) {
-      o = PyThread_get_thread_ident();
-      c = lock.recursion_count();
-    }
-    return std::string(o != 0 ? "<locked " : "<unlocked ") +
-           "pythreading.RLock object owner=" + std::to_string(o) + " count=" + std::to_string(c) +
-           " at " + addr(self) + ">";
-  }
+struct SemObject {
+  PyObject_HEAD threading::Semaphore* sem;  // into `storage`; null before __init__
+  alignas(threading::BoundedSemaphore) unsigned char storage[sizeof(threading::BoundedSemaphore)];
+  PyObject* dict;
+  PyObject* weakrefs;
 };
 
-// ---------------------------------------------------------------------------
-// Condition. Over our own Lock/RLock it is the library's Condition; over any
-// other object with acquire()/release() (threading.Lock(), a Semaphore, ...)
-// it is CPython's pure-Python algorithm: a FIFO of per-waiter locks (ours),
-// guarded by the GIL.
+SemObject* sem_cast(PyObject* o) { return reinterpret_cast<SemObject*>(o); }
 
-class PyCondition {
- public:
-  explicit PyCondition(py::object lock) {
-    if (lock.is_none()) lock = py::cast(new PyRLock, py::return_value_policy::take_ownership);
-    lock_ = lock;
-    if (py::isinstance<PyRLock>(lock)) {
-      rlock_ = &lock.cast<PyRLock&>();
-      native_ = std::make_unique<threading::Condition>(rlock_->lock);
-    } else if (py::isinstance<threading::Lock>(lock)) {
-      plock_ = &lock.cast<threading::Lock&>();
-      native_ = std::make_unique<threading::Condition>(*plock_);
-    } else {
-      acquire_ = lock.attr("acquire");  // AttributeError, as in CPython
-      release_ = lock.attr("release");
-      if (py::hasattr(lock, "_release_save")) release_save_ = lock.attr("_release_save");
-      if (py::hasattr(lock, "_acquire_restore")) acquire_restore_ = lock.attr("_acquire_restore");
-      if (py::hasattr(lock, "_is_owned")) is_owned_ = lock.attr("_is_owned");
-    }
-  }
+PyTypeObject* g_bounded_type = nullptr;
 
-  py::object acquire(py::args args, py::kwargs kwargs) {
-    if (rlock_ != nullptr || plock_ != nullptr) {
-      if (PyTuple_GET_SIZE(args.ptr()) > 2) {
-        throw py::type_error("acquire() takes at most 2 arguments (" +
-                             std::to_string(PyTuple_GET_SIZE(args.ptr())) + " given)");
-      }
-      py::object blocking = py::bool_(true), timeout = py::int_(-1);
-      if (PyTuple_GET_SIZE(args.ptr()) > 0) blocking = args[0];
-      if (PyTuple_GET_SIZE(args.ptr()) > 1) timeout = args[1];
-      for (auto item : kwargs) {
-        std::string k = py::str(item.first);
-        if (k == "blocking" && PyTuple_GET_SIZE(args.ptr()) < 1) {
-          blocking = py::reinterpret_borrow<py::object>(item.second);
-        } else if (k == "timeout" && PyTuple_GET_SIZE(args.ptr()) < 2) {
-          timeout = py::reinterpret_borrow<py::object>(item.second);
-        } else {
-          throw py::type_error("acquire() got an unexpected keyword argument '" + k + "'");
-        }
-      }
-      bool ok = rlock_ != nullptr ? rlock_->acquire(blocking, timeout)
-                                  : lock_acquire(*plock_, blocking, timeout);
-      return py::bool_(ok);
-    }
-    return acquire_(*args, **kwargs);
+void sem_destroy(SemObject* s) {
+  if (s->sem != nullptr) {
+    s->sem->~Semaphore();
+    s->sem = nullptr;
   }
-  py::object release() {
-    if (rlock_ != nullptr) {
-      rlock_->release();
-      return py::none();
-    }
-    if (plock_ != nullptr) {
-      plock_->release();
-      return py::none();
-    }
-    return release_();
-  }
-  py::object enter() {
-    if (rlock_ != nullptr) return py::bool_(rlock_->acquire(py::bool_(true), py::int_(-1)));
-    if (plock_ != nullptr) return py::bool_(lock_acquire(*plock_, py::bool_(true), py::int_(-1)));
-    return acquire_();
-  }
+}
 
-  bool is_owned() {
-    if (rlock_ != nullptr) return rlock_->lock.is_owned();
-    if (plock_ != nullptr) return plock_->locked();
-    if (is_owned_) return py::bool_(is_owned_());
-    if (py::bool_(acquire_(false))) {
-      release_();
-      return false;
-    }
+PyObject* sem_new(PyTypeObject* type, PyObject*, PyObject*) {
+  return type->tp_alloc(type, 0);  // zero-filled: sem == nullptr
+}
+
+// The initial value: an int (or __index__) >= 0.
+bool sem_value(PyObject* v, long long* out) {
+  if (v == nullptr) {
+    *out = 1;
     return true;
   }
-  py::object release_save() {
-    if (rlock_ != nullptr) return rlock_->release_save();
-    if (plock_ != nullptr) {
-      plock_->release();
-      return py::none();
+  int overflow = 0;
+  if (PyFloat_Check(v) || (!PyLong_Check(v) && Py_TYPE(v)->tp_as_number != nullptr &&
+                           Py_TYPE(v)->tp_as_number->nb_index == nullptr)) {
+    // CPython's pure-Python Semaphore takes any real number (it only
+    // compares it with 0); a fraction of a unit is a whole one here.
+    double d;
+    if (!number_arg(v, &d)) return false;
+    if (std::isnan(d) || d < 0) {
+      PyErr_SetString(PyExc_ValueError, "semaphore initial value must be >= 0");
+      return false;
     }
-    if (release_save_) return release_save_();
-    return release_();
+    d = std::ceil(d);
+    overflow = d > static_cast<double>(threading::Semaphore::kMaxValue) ? 1 : 0;
+    *out = overflow != 0 ? 0 : static_cast<long long>(d);
+  } else if (!index_arg(v, out, &overflow)) {
+    return false;
   }
-  void acquire_restore(py::handle state) {
-    if (rlock_ != nullptr) return rlock_->acquire_restore(state);
-    if (plock_ != nullptr) {
-      lock_acquire(*plock_, py::bool_(true), py::int_(-1));
-      return;
-    }
-    if (acquire_restore_) {
-      acquire_restore_(state);
+  if (overflow < 0 || (overflow == 0 && *out < 0)) {
+    PyErr_SetString(PyExc_ValueError, "semaphore initial value must be >= 0");
+    return false;
+  }
+  if (overflow > 0 || *out > threading::Semaphore::kMaxValue) {
+    PyErr_SetString(PyExc_OverflowError, "semaphore value too large");
+    return false;
+  }
+  return true;
+}
+
+int sem_init(PyObject* o, PyObject* args, PyObject* kwargs) {
+  static const char* const names[] = {"value"};
+  PyObject* v;
+  bool bounded = PyObject_TypeCheck(o, g_bounded_type);
+  if (!parse_tuple_args(bounded ? "BoundedSemaphore.__init__" : "Semaphore.__init__", names, 1, 1,
+                        args, kwargs, &v)) {
+    return -1;
+  }
+  long long value;
+  if (!sem_value(v, &value)) return -1;
+  SemObject* s = sem_cast(o);
+  sem_destroy(s);
+  try {
+    if (bounded) {
+      s->sem = new (s->storage) threading::BoundedSemaphore(value);
     } else {
-      acquire_();
+      s->sem = new (s->storage) threading::Semaphore(value);
     }
+  } catch (...) {
+    raise_current();
+    return -1;
   }
-  std::uint32_t recursion_count() {
-    if (rlock_ != nullptr) return rlock_->lock.recursion_count();
-    throw py::attribute_error("'Condition' object has no attribute '_recursion_count'");
+  return 0;
+}
+
+int sem_traverse(PyObject* o, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(sem_cast(o)->dict);
+  return 0;
+}
+
+int sem_clear(PyObject* o) {
+  Py_CLEAR(sem_cast(o)->dict);
+  return 0;
+}
+
+void sem_dealloc(PyObject* o) {
+  PyTypeObject* type = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  SemObject* s = sem_cast(o);
+  if (s->weakrefs != nullptr) PyObject_ClearWeakRefs(o);
+  Py_CLEAR(s->dict);
+  sem_destroy(s);
+  type->tp_free(o);
+  Py_DECREF(type);
+}
+
+PyObject* sem_acquire_slow(threading::Semaphore& sem, PyObject* blocking_obj,
+                           PyObject* timeout_obj) {
+  int b = blocking_obj != nullptr ? truth(blocking_obj) : 1;
+  if (b < 0) return nullptr;
+  bool has_timeout = timeout_obj != nullptr && timeout_obj != Py_None;
+  if (b == 0 && has_timeout) {
+    PyErr_SetString(PyExc_ValueError, "can't specify timeout for non-blocking acquire");
+    return nullptr;
   }
-
-  bool wait(py::handle timeout_obj) {
-    if (native_) return wait_native(timeout_obj);
-    return wait_foreign(timeout_obj);
-  }
-
-  py::object wait_for(py::object predicate, py::object timeout) {
-    // CPython's algorithm, line for line.
-    double endtime = 0;
-    bool have_end = false;
-    std::optional<double> waittime;
-    if (!timeout.is_none()) waittime = number_arg(timeout);
-    py::object result = predicate();
-    while (!PyObject_IsTrue(result.ptr())) {
-      if (PyErr_Occurred()) throw py::error_already_set();
-      if (waittime) {
-        if (!have_end) {
-          endtime = now() + *waittime;
-          have_end = true;
-        } else {
-          waittime = endtime - now();
-          if (*waittime <= 0) break;
-        }
-      }
-      wait(waittime ? py::object(py::float_(*waittime)) : py::object(py::none()));
-      result = predicate();
-    }
-    return result;
-  }
-
-  void notify(py::handle n_obj) {
-    // CPython: `while waiters and n > 0: ... n -= 1`, so 1.5 wakes two.
-    std::size_t n;
-    if (PyLong_Check(n_obj.ptr())) {
-      int overflow = 0;
-      long long v = PyLong_AsLongLongAndOverflow(n_obj.ptr(), &overflow);
-      if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-      n = overflow > 0 ? SIZE_MAX : (overflow < 0 || v <= 0 ? 0 : static_cast<std::size_t>(v));
-    } else {
-      double d = number_arg(n_obj);
-      n = !(d > 0) ? 0 : d >= 1e18 ? SIZE_MAX : static_cast<std::size_t>(std::ceil(d));
-    }
-    if (native_) {
-      native_->notify(n);
-      return;
-    }
-    if (!is_owned()) throw threading::RuntimeError("cannot notify on un-acquired lock");
-    while (!waiters_.empty() && n > 0) {
-      std::shared_ptr<threading::Lock> w = waiters_.front();
-      waiters_.pop_front();
-      if (w->locked()) {
-        w->release();
-        --n;
-      }
-    }
-  }
-  void notify_all() {
-    if (native_) {
-      native_->notify_all();
-      return;
-    }
-    notify(py::int_(static_cast<Py_ssize_t>(waiters_.size())));
-  }
-
-  std::string repr() {
-    std::size_t waiting = native_ ? native_->waiter_count() : waiters_.size();
-    return "<Condition(" + std::string(py::repr(lock_)) + ", " + std::to_string(waiting) + ")>";
-  }
-
-  const py::object& lock() const { return lock_; }
-
- private:
-  static double now() { return static_cast<double>(Deadline::now_ns()) / 1e9; }
-
-  bool wait_native(py::handle timeout_obj) {
-    if (!is_owned()) throw threading::RuntimeError("cannot wait on un-acquired lock");
-    Timeout timeout = optional_timeout_arg(timeout_obj);
-    bool rl = rlock_ != nullptr;
-    // The mirror is the owner's: while we wait, others may take the lock.
-    std::uint32_t count = rl ? rlock_->lock.recursion_count() : 0;
-    if (rl) rlock_->note_released_all();
-    struct Restore {
-      PyRLock* r;
-      std::uint32_t n;
-      ~Restore() {
-        if (r != nullptr) {
-          r->owner.store(PyThread_get_thread_ident(), std::memory_order_relaxed);
-          r->count.store(n, std::memory_order_relaxed);
-        }
-      }
-    } restore{rlock_, count};
-    threading::Condition& cv = *native_;
-    if (!in_main_thread()) {
-      py::gil_scoped_release nogil;
-      return cv.wait(timeout);
-    }
-    // Main thread: wait in slices, looking for signals in between (we hold
-    // the lock again between slices, so no notification can be missed).
-    std::optional<Deadline> deadline;
-    if (!timeout.is_none()) {
-      double t = timeout.seconds();
-      if (std::isnan(t) || t <= 0) {
-        py::gil_scoped_release nogil;
-        return cv.wait(t);
-      }
-      threading::detail::check_not_too_large(t);
+  if (sem.try_lock()) Py_RETURN_TRUE;
+  if (b == 0) Py_RETURN_FALSE;
+  // The timeout is looked at only now that the call has to wait.
+  Deadline deadline;
+  if (has_timeout) {
+    double t;
+    if (!number_arg(timeout_obj, &t)) return nullptr;
+    if (!std::isnan(t)) {  // NaN never expires (CPython re-polls forever)
+      if (t <= 0) return PyBool_FromLong(sem.try_lock());
+      if (!check_timeout_max(t)) return nullptr;
       deadline = Deadline::after(t);
     }
-    return block([&](Timeout w) { return cv.wait(w); }, deadline);
   }
+  int r = block([&](threading::Timeout w) { return sem.acquire(true, w); }, deadline,
+                [&] { sem.release(); });
+  return r < 0 ? nullptr : PyBool_FromLong(r);
+}
 
-  bool wait_foreign(py::handle timeout_obj) {
-    if (!is_owned()) throw threading::RuntimeError("cannot wait on un-acquired lock");
-    auto waiter = std::make_shared<threading::Lock>();
-    waiter->acquire();
-    waiters_.push_back(waiter);
-    py::object saved = release_save();
-    bool gotit = false;
-    try {
-      if (timeout_obj.is_none()) {
-        gotit = block([&](Timeout w) { return waiter->acquire(true, w); }, std::nullopt);
-      } else {
-        double t = number_arg(timeout_obj);
-        if (t > 0) {
-          threading::detail::check_not_too_large(t);
-          gotit = block([&](Timeout w) { return waiter->acquire(true, w); }, Deadline::after(t));
-        } else {
-          gotit = waiter->acquire(false);
-        }
+PyObject* sem_acquire(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return not_initialized(o, "_cond");
+  if (nargs == 0 && kwnames == nullptr && s->try_lock()) Py_RETURN_TRUE;
+  static const char* const names[] = {"blocking", "timeout"};
+  PyObject* a[2];
+  if (!parse_args("Semaphore.acquire", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
+  return sem_acquire_slow(*s, a[0], a[1]);
+}
+
+PyObject* sem_enter(PyObject* o, PyObject*) { return sem_acquire(o, nullptr, 0, nullptr); }
+
+PyObject* sem_release(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return not_initialized(o, "_cond");
+  std::size_t n = 1;
+  if (nargs != 0 || kwnames != nullptr) {
+    static const char* const names[] = {"n"};
+    PyObject* n_obj;
+    if (!parse_args("Semaphore.release", names, 1, 1, args, nargs, kwnames, &n_obj)) return nullptr;
+    if (n_obj != nullptr) {
+      long long v;
+      int overflow;
+      if (!index_arg(n_obj, &v, &overflow)) return nullptr;
+      if (overflow < 0 || (overflow == 0 && v < 1)) {
+        PyErr_SetString(PyExc_ValueError, "n must be one or more");
+        return nullptr;
       }
-    } catch (...) {
-      restore_after_wait(saved, waiter, false);
-      throw;
-    }
-    restore_after_wait(saved, waiter, gotit);
-    return gotit;
-  }
-
-  void restore_after_wait(const py::object& saved, const std::shared_ptr<threading::Lock>& waiter,
-                          bool gotit) {
-    acquire_restore(saved);
-    if (!gotit) {
-      auto it = std::find(waiters_.begin(), waiters_.end(), waiter);
-      if (it != waiters_.end()) waiters_.erase(it);
+      if (overflow > 0) {
+        PyErr_SetString(PyExc_OverflowError, "semaphore value too large");
+        return nullptr;
+      }
+      n = static_cast<std::size_t>(v);
     }
   }
+  try {
+    s->release(n);
+  } catch (...) {
+    return raise_current();
+  }
+  Py_RETURN_NONE;
+}
 
-  py::object lock_;
-  PyRLock* rlock_ = nullptr;
-  threading::Lock* plock_ = nullptr;
-  std::unique_ptr<threading::Condition> native_;
-  // Foreign locks only (guarded by the GIL).
-  py::object acquire_, release_, release_save_, acquire_restore_, is_owned_;
-  std::deque<std::shared_ptr<threading::Lock>> waiters_;
-};
+PyObject* sem_exit(PyObject* o, PyObject* const*, Py_ssize_t) {
+  return sem_release(o, nullptr, 0, nullptr);
+}
+
+PyObject* sem_copy(PyObject* o, PyObject*) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return not_initialized(o, "_cond");
+  return copy_with_dict(o, [&]() -> PyObject* {
+    bool bounded = PyObject_TypeCheck(o, g_bounded_type);
+    long long init =
+        bounded ? static_cast<threading::BoundedSemaphore*>(s)->initial_value() : s->value();
+    PyObject* c = PyObject_CallFunction(reinterpret_cast<PyObject*>(Py_TYPE(o)), "L", init);
+    if (c == nullptr || sem_cast(c)->sem == nullptr) return c;
+    for (long long v = init; v > s->value(); --v) sem_cast(c)->sem->try_lock();
+    return c;
+  });
+}
+
+PyObject* sem_repr(PyObject* o) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return repr_with(o, PyUnicode_FromString("uninitialized>"));
+  if (PyObject_TypeCheck(o, g_bounded_type)) {
+    auto* b = static_cast<threading::BoundedSemaphore*>(s);
+    return repr_with(o, PyUnicode_FromFormat("value=%lld/%lld>", b->value(), b->initial_value()));
+  }
+  return repr_with(o, PyUnicode_FromFormat("value=%lld>", s->value()));
+}
+
+PyObject* sem_get_value(PyObject* o, void*) {
+  threading::Semaphore* s = sem_cast(o)->sem;
+  if (s == nullptr) return not_initialized(o, "_value");
+  return PyLong_FromLongLong(s->value());
+}
+
+PyMethodDef sem_methods[] = {
+    {"acquire", METH_CAST(sem_acquire), METH_FASTCALL | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=None) -> bool\nTake one unit, waiting while there is "
+     "none."},
+    {"__enter__", sem_enter, METH_NOARGS, "acquire()"},
+    {"release", METH_CAST(sem_release), METH_FASTCALL | METH_KEYWORDS,
+     "release(n=1)\nGive back n units, waking up to n waiters."},
+    {"__exit__", METH_CAST(sem_exit), METH_FASTCALL, "release()"},
+    {"__copy__", sem_copy, METH_NOARGS, "A new semaphore with the same value."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef sem_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {"_value", sem_get_value, nullptr, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMemberDef sem_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(SemObject, dict), READONLY, nullptr},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SemObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot sem_slots[] = {
+    {Py_tp_doc,
+     const_cast<char*>("Semaphore(value=1)\n--\n\nA counter; acquire() waits while it is "
+                       "0, release() has no upper bound.")},
+    {Py_tp_new, reinterpret_cast<void*>(sem_new)},
+    {Py_tp_init, reinterpret_cast<void*>(sem_init)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(sem_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(sem_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(sem_clear)},
+    {Py_tp_repr, reinterpret_cast<void*>(sem_repr)},
+    {Py_tp_methods, sem_methods},
+    {Py_tp_getset, sem_getset},
+    {Py_tp_members, sem_members},
+    {0, nullptr}};
+
+PyType_Spec sem_spec = {"pythreading.Semaphore", sizeof(SemObject), 0,
+                        Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, sem_slots};
+
+PyType_Slot bounded_slots[] = {
+    {Py_tp_doc,
+     const_cast<char*>("BoundedSemaphore(value=1)\n--\n\nA Semaphore whose release() may "
+                       "not raise the counter above its initial value.")},
+    {Py_tp_traverse, reinterpret_cast<void*>(sem_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(sem_clear)},
+    {0, nullptr}};
+
+PyType_Spec bounded_spec = {"pythreading.BoundedSemaphore", sizeof(SemObject), 0,
+                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+                            bounded_slots};
 
 // ---------------------------------------------------------------------------
-// Fast paths. pybind11's generic dispatcher costs several hundred ns a call,
-// more than the lock operation itself, so the hot methods of Lock, RLock and
-// Semaphore are plain METH_FASTCALL functions installed on the classes.
+// Event
 
-PyObject* fast_lock_acquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                            PyObject* kwnames) {
-  auto* l = self_value<threading::Lock>(self);
-  if (nargs == 0 && kwnames == nullptr && l->try_lock()) Py_RETURN_TRUE;
-  PyObject* a[2];
-  if (!parse_two("acquire", "blocking", "timeout", args, nargs, kwnames, a)) return nullptr;
-  try {
-    return PyBool_FromLong(lock_acquire(*l, a[0] ? a[0] : Py_True, a[1] ? a[1] : minus_one()));
-  } catch (...) {
-    return raise_current();
+struct EventObject {
+  PyObject_HEAD threading::Event event;
+  PyObject* dict;
+  PyObject* weakrefs;
+};
+
+threading::Event& event_of(PyObject* o) { return reinterpret_cast<EventObject*>(o)->event; }
+
+PyObject* event_new(PyTypeObject* type, PyObject*, PyObject*) {
+  auto* self = reinterpret_cast<EventObject*>(type->tp_alloc(type, 0));
+  if (self != nullptr) new (&self->event) threading::Event();
+  return reinterpret_cast<PyObject*>(self);
+}
+
+int event_init(PyObject* o, PyObject* args, PyObject* kwargs) {
+  if (!parse_tuple_args("Event.__init__", nullptr, 0, 0, args, kwargs, nullptr)) return -1;
+  event_of(o).clear();
+  return 0;
+}
+
+int event_traverse(PyObject* o, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(reinterpret_cast<EventObject*>(o)->dict);
+  return 0;
+}
+
+int event_clear_gc(PyObject* o) {
+  Py_CLEAR(reinterpret_cast<EventObject*>(o)->dict);
+  return 0;
+}
+
+void event_dealloc(PyObject* o) {
+  PyTypeObject* type = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  auto* e = reinterpret_cast<EventObject*>(o);
+  if (e->weakrefs != nullptr) PyObject_ClearWeakRefs(o);
+  Py_CLEAR(e->dict);
+  e->event.~Event();
+  type->tp_free(o);
+  Py_DECREF(type);
+}
+
+PyObject* event_is_set(PyObject* o, PyObject*) { return PyBool_FromLong(event_of(o).is_set()); }
+
+PyObject* event_isSet(PyObject* o, PyObject*) {
+  if (PyErr_WarnEx(PyExc_DeprecationWarning, "isSet() is deprecated, use is_set() instead", 1) <
+      0) {
+    return nullptr;
   }
+  return event_is_set(o, nullptr);
 }
-PyObject* fast_lock_enter(PyObject* self, PyObject*) {
-  return fast_lock_acquire(self, nullptr, 0, nullptr);
-}
-PyObject* fast_lock_release(PyObject* self, PyObject*) {
+
+PyObject* event_set(PyObject* o, PyObject*) {
   try {
-    self_value<threading::Lock>(self)->release();
+    event_of(o).set();
   } catch (...) {
     return raise_current();
   }
   Py_RETURN_NONE;
 }
-PyObject* fast_lock_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
-  return fast_lock_release(self, nullptr);
-}
 
-PyObject* fast_rlock_acquire(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
-                             PyObject* kwnames) {
-  auto* r = self_value<PyRLock>(self);
-  if (nargs == 0 && kwnames == nullptr && r->lock.acquire(false)) {
-    r->note_acquired();
-    Py_RETURN_TRUE;
-  }
-  PyObject* a[2];
-  if (!parse_two("acquire", "blocking", "timeout", args, nargs, kwnames, a)) return nullptr;
-  try {
-    return PyBool_FromLong(r->acquire(a[0] ? a[0] : Py_True, a[1] ? a[1] : minus_one()));
-  } catch (...) {
-    return raise_current();
-  }
-}
-PyObject* fast_rlock_enter(PyObject* self, PyObject*) {
-  return fast_rlock_acquire(self, nullptr, 0, nullptr);
-}
-PyObject* fast_rlock_release(PyObject* self, PyObject*) {
-  try {
-    self_value<PyRLock>(self)->release();
-  } catch (...) {
-    return raise_current();
-  }
+PyObject* event_clear(PyObject* o, PyObject*) {
+  event_of(o).clear();
   Py_RETURN_NONE;
 }
-PyObject* fast_rlock_exit(PyObject* self, PyObject* const*, Py_ssize_t) {
-  return fast_rlock_release(self, nullptr);
+
+PyObject* event_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"timeout"};
+  PyObject* timeout;
+  if (!parse_args("Event.wait", names, 1, 1, args, nargs, kwnames, &timeout)) return nullptr;
+  threading::Event& ev = event_of(o);
+  if (ev.is_set()) Py_RETURN_TRUE;  // the timeout is not even looked at
+  Deadline deadline;
+  if (timeout != nullptr && timeout != Py_None) {
+    double t;
+    if (!number_arg(timeout, &t)) return nullptr;
+    if (std::isnan(t) || t <= 0) return PyBool_FromLong(ev.is_set());
+    if (!check_timeout_max(t)) return nullptr;
+    deadline = Deadline::after(t);
+  }
+  int r = block([&](threading::Timeout w) { return ev.wait(w); }, deadline);
+  return r < 0 ? nullptr : PyBool_FromLong(r);
 }
 
-PyMethodDef g_lock_methods[] = {
-    {"acquire", cfunc(fast_lock_acquire), METH_FASTCALL | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool"},
-    {"acquire_lock", cfunc(fast_lock_acquire), METH_FASTCALL | METH_KEYWORDS,
-     "An alias of acquire()."},
-    {"__enter__", cfunc(fast_lock_enter), METH_NOARGS, "acquire()"},
-    {"release", cfunc(fast_lock_release), METH_NOARGS, "Release the lock (any thread may)."},
-    {"release_lock", cfunc(fast_lock_release), METH_NOARGS, "An alias of release()."},
-    {"__exit__", cfunc(fast_lock_exit), METH_FASTCALL, "release()"},
+PyObject* event_at_fork_reinit(PyObject* o, PyObject*) {
+  threading::Event& ev = event_of(o);
+  bool was_set = ev.is_set();
+  ev.~Event();
+  new (&ev) threading::Event();
+  if (was_set) ev.set();
+  Py_RETURN_NONE;
+}
+
+PyObject* event_copy(PyObject* o, PyObject*) {
+  return copy_with_dict(o, [&]() -> PyObject* {
+    PyObject* c = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(Py_TYPE(o)));
+    if (c != nullptr && event_of(o).is_set()) event_of(c).set();
+    return c;
+  });
+}
+
+PyObject* event_repr(PyObject* o) {
+  return repr_with(o, PyUnicode_FromString(event_of(o).is_set() ? "set>" : "unset>"));
+}
+
+PyMethodDef event_methods[] = {
+    {"is_set", event_is_set, METH_NOARGS, "True if the flag is set."},
+    {"isSet", event_isSet, METH_NOARGS, "Deprecated alias of is_set()."},
+    {"set", event_set, METH_NOARGS, "Set the flag, waking every waiter."},
+    {"clear", event_clear, METH_NOARGS, "Reset the flag."},
+    {"wait", METH_CAST(event_wait), METH_FASTCALL | METH_KEYWORDS,
+     "wait(timeout=None) -> bool\nWait until the flag is set; the flag."},
+    {"_at_fork_reinit", event_at_fork_reinit, METH_NOARGS, "Reset waiters (fork child)."},
+    {"__copy__", event_copy, METH_NOARGS, "A new Event in the same state."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef event_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMemberDef event_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(EventObject, dict), READONLY, nullptr},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(EventObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot event_slots[] = {
+    {Py_tp_doc, const_cast<char*>("Event()\n--\n\nA flag that threads can wait for.")},
+    {Py_tp_new, reinterpret_cast<void*>(event_new)},
+    {Py_tp_init, reinterpret_cast<void*>(event_init)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(event_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(event_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(event_clear_gc)},
+    {Py_tp_repr, reinterpret_cast<void*>(event_repr)},
+    {Py_tp_methods, event_methods},
+    {Py_tp_getset, event_getset},
+    {Py_tp_members, event_members},
+    {0, nullptr}};
+
+PyType_Spec event_spec = {"pythreading.Event", sizeof(EventObject), 0,
+                          Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+                          event_slots};
+
+// ---------------------------------------------------------------------------
+// Barrier
+
+struct BarrierObject {
+  PyObject_HEAD threading::Barrier* barrier;  // null before __init__
+  PyObject* action;                           // the Python callable, or nullptr
+  threading::Timeout default_timeout;         // the constructor's timeout
+  PyObject* dict;
+  PyObject* weakrefs;
 };
-PyMethodDef g_rlock_methods[] = {
-    {"acquire", cfunc(fast_rlock_acquire), METH_FASTCALL | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool"},
-    {"__enter__", cfunc(fast_rlock_enter), METH_NOARGS, "acquire()"},
-    {"release", cfunc(fast_rlock_release), METH_NOARGS, "Release one level (owner only)."},
-    {"__exit__", cfunc(fast_rlock_exit), METH_FASTCALL, "release()"},
-};
+
+BarrierObject* barrier_cast(PyObject* o) { return reinterpret_cast<BarrierObject*>(o); }
+
+PyObject* barrier_new(PyTypeObject* type, PyObject*, PyObject*) {
+  PyObject* o = type->tp_alloc(type, 0);
+  if (o != nullptr) new (&barrier_cast(o)->default_timeout) threading::Timeout();
+  return o;
+}
+
+void barrier_destroy(BarrierObject* b) {
+  delete b->barrier;
+  b->barrier = nullptr;
+}
+
+int barrier_init(PyObject* o, PyObject* args, PyObject* kwargs) {
+  static const char* const names[] = {"parties", "action", "timeout"};
+  PyObject* a[3];
+  if (!parse_tuple_args("Barrier.__init__", names, 3, 3, args, kwargs, a, 1)) return -1;
+  long long parties;
+  int overflow;
+  if (!index_arg(a[0], &parties, &overflow)) return -1;
+  if (overflow < 0 || (overflow == 0 && parties < 1)) {
+    PyErr_SetString(PyExc_ValueError, "parties must be > 0");
+    return -1;
+  }
+  if (overflow > 0) {
+    PyErr_SetString(PyExc_OverflowError, "parties too large");
+    return -1;
+  }
+  threading::Timeout timeout;
+  if (a[2] != nullptr && a[2] != Py_None) {
+    double t;
+    if (!number_arg(a[2], &t)) return -1;
+    timeout = t;
+  }
+  BarrierObject* b = barrier_cast(o);
+  barrier_destroy(b);
+  Py_CLEAR(b->action);
+  b->default_timeout = timeout;
+  std::function<void()> fn;
+  if (a[1] != nullptr && a[1] != Py_None) {
+    b->action = Py_NewRef(a[1]);
+    // Borrowed: the action runs inside wait(), whose caller holds the Barrier.
+    PyObject* action = b->action;
+    fn = [action] {
+      PyGILState_STATE st = PyGILState_Ensure();
+      PyObject* r = PyObject_CallNoArgs(action);
+      if (r == nullptr) {
+        PythonError err;  // breaks the barrier; rethrown to this waiter
+        PyGILState_Release(st);
+        throw err;
+      }
+      Py_DECREF(r);
+      PyGILState_Release(st);
+    };
+  }
+  try {
+    b->barrier = new threading::Barrier(static_cast<std::size_t>(parties), std::move(fn), timeout);
+  } catch (...) {
+    raise_current();
+    return -1;
+  }
+  return 0;
+}
+
+int barrier_traverse(PyObject* o, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(o));
+  Py_VISIT(barrier_cast(o)->action);
+  Py_VISIT(barrier_cast(o)->dict);
+  return 0;
+}
+
+int barrier_clear(PyObject* o) {
+  Py_CLEAR(barrier_cast(o)->dict);
+  return 0;
+}
+
+void barrier_dealloc(PyObject* o) {
+  PyTypeObject* type = Py_TYPE(o);
+  PyObject_GC_UnTrack(o);
+  BarrierObject* b = barrier_cast(o);
+  if (b->weakrefs != nullptr) PyObject_ClearWeakRefs(o);
+  Py_CLEAR(b->dict);
+  barrier_destroy(b);
+  Py_CLEAR(b->action);
+  type->tp_free(o);
+  Py_DECREF(type);
+}
+
+threading::Barrier* barrier_of(PyObject* o) {
+  threading::Barrier* b = barrier_cast(o)->barrier;
+  if (b == nullptr) not_initialized(o, "_cond");
+  return b;
+}
+
+PyObject* barrier_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const names[] = {"timeout"};
+  PyObject* timeout_obj;
+  if (!parse_args("Barrier.wait", names, 1, 1, args, nargs, kwnames, &timeout_obj)) return nullptr;
+  threading::Barrier* b = barrier_of(o);
+  if (b == nullptr) return nullptr;
+  threading::Timeout timeout = barrier_cast(o)->default_timeout;
+  if (timeout_obj != nullptr && timeout_obj != Py_None) {
+    double t;
+    if (!number_arg(timeout_obj, &t)) return nullptr;
+    timeout = t;
+  }
+  std::size_t index = 0;
+  // One attempt, never repeated: a Barrier wait that times out breaks the
+  // barrier. In the main thread an untimed wait gets the longest timeout, so
+  // that a signal can interrupt it (an exception from the handler then
+  // breaks the barrier, as a timeout would; see python/README.md).
+  if (timeout.is_none() && in_main_thread()) timeout = threading::TIMEOUT_MAX;
+  int r = block(
+      [&](threading::Timeout) {
+        index = b->wait(timeout);
+        return true;
+      },
+      Deadline::never());
+  if (r < 0) return nullptr;
+  return PyLong_FromSize_t(index);
+}
+
+PyObject* barrier_reset(PyObject* o, PyObject*) {
+  threading::Barrier* b = barrier_of(o);
+  if (b == nullptr) return nullptr;
+  Py_BEGIN_ALLOW_THREADS b->reset();
+  Py_END_ALLOW_THREADS Py_RETURN_NONE;
+}
+
+PyObject* barrier_abort(PyObject* o, PyObject*) {
+  threading::Barrier* b = barrier_of(o);
+  if (b == nullptr) return nullptr;
+  Py_BEGIN_ALLOW_THREADS b->abort();
+  Py_END_ALLOW_THREADS Py_RETURN_NONE;
+}
+
+PyObject* barrier_parties(PyObject* o, void*) {
+  threading::Barrier* b = barrier_of(o);
+  return b == nullptr ? nullptr : PyLong_FromSize_t(b->parties());
+}
+
+PyObject* barrier_n_waiting(PyObject* o, void*) {
+  threading::Barrier* b = barrier_of(o);
+  return b == nullptr ? nullptr : PyLong_FromSize_t(b->n_waiting());
+}
+
+PyObject* barrier_broken(PyObject* o, void*) {
+  threading::Barrier* b = barrier_of(o);
+  return b == nullptr ? nullptr : PyBool_FromLong(b->broken());
+}
+
+PyObject* barrier_copy(PyObject* o, PyObject*) {
+  threading::Barrier* b = barrier_of(o);
+  if (b == nullptr) return nullptr;
+  BarrierObject* bo = barrier_cast(o);
+  return copy_with_dict(o, [&]() -> PyObject* {
+    Ref timeout(bo->default_timeout.is_none() ? Py_NewRef(Py_None)
+                                              : PyFloat_FromDouble(bo->default_timeout.seconds()));
+    if (!timeout) return nullptr;
+    return PyObject_CallFunction(reinterpret_cast<PyObject*>(Py_TYPE(o)), "nOO",
+                                 static_cast<Py_ssize_t>(b->parties()),
+                                 bo->action != nullptr ? bo->action : Py_None, timeout.get());
+  });
+}
+
+PyObject* barrier_repr(PyObject* o) {
+  threading::Barrier* b = barrier_cast(o)->barrier;
+  if (b == nullptr) return repr_with(o, PyUnicode_FromString("uninitialized>"));
+  if (b->broken()) return repr_with(o, PyUnicode_FromString("broken>"));
+  return repr_with(o, PyUnicode_FromFormat("waiters=%zu/%zu>", b->n_waiting(), b->parties()));
+}
+
+PyMethodDef barrier_methods[] = {
+    {"wait", METH_CAST(barrier_wait), METH_FASTCALL | METH_KEYWORDS,
+     "wait(timeout=None) -> int\nWait until `parties` threads wait; a distinct index in "
+     "range(parties)."},
+    {"reset", barrier_reset, METH_NOARGS,
+     "Back to the empty state; waiters get "
+     "BrokenBarrierError."},
+    {"abort", barrier_abort, METH_NOARGS, "Break the barrier."},
+    {"__copy__", barrier_copy, METH_NOARGS, "A new Barrier with the same parameters."},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef barrier_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {"parties", barrier_parties, nullptr, "The number of threads to wait for.", nullptr},
+    {"n_waiting", barrier_n_waiting, nullptr, "Threads waiting now.", nullptr},
+    {"broken", barrier_broken, nullptr, "True if the barrier is broken.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMemberDef barrier_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(BarrierObject, dict), READONLY, nullptr},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(BarrierObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot barrier_slots[] = {
+    {Py_tp_doc, const_cast<char*>("Barrier(parties, action=None, timeout=None)\n--\n\nA cyclic "
+                                  "barrier; the last to arrive runs action first.")},
+    {Py_tp_new, reinterpret_cast<void*>(barrier_new)},
+    {Py_tp_init, reinterpret_cast<void*>(barrier_init)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(barrier_dealloc)},
+    {Py_tp_traverse, reinterpret_cast<void*>(barrier_traverse)},
+    {Py_tp_clear, reinterpret_cast<void*>(barrier_clear)},
+    {Py_tp_repr, reinterpret_cast<void*>(barrier_repr)},
+    {Py_tp_methods, barrier_methods},
+    {Py_tp_getset, barrier_getset},
+    {Py_tp_members, barrier_members},
+    {0, nullptr}};
+
+PyType_Spec barrier_spec = {"pythreading.Barrier", sizeof(BarrierObject), 0,
+                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+                            barrier_slots};
+
 }  // namespace
 
-void init_sync(py::module_& m) {
-  // --- Lock ---------------------------------------------------------------
-  py::class_<threading::Lock>(m, "Lock", py::is_final(),
-                              "A primitive lock (CPython's _thread.lock); any thread may "
-                              "release it.")
-      .def(py::init<>())
-      .def("acquire", &lock_acquire, "blocking"_a = true, "timeout"_a = -1)
-      .def("acquire_lock", &lock_acquire, "blocking"_a = true, "timeout"_a = -1)
-      .def("__enter__",
-           [](threading::Lock& l) { return lock_acquire(l, py::bool_(true), py::int_(-1)); })
-      .def("release", &threading::Lock::release)
-      .def("release_lock", &threading::Lock::release)
-      .def("__exit__", [](threading::Lock& l, py::args) { l.release(); })
-      .def("locked", &threading::Lock::locked)
-      .def("locked_lock", &threading::Lock::locked)
-      .def("_at_fork_reinit",
-           [](threading::Lock& l) {
-             std::destroy_at(&l);
-             std::construct_at(&l);
-           })
-      .def("__repr__", &lock_repr);
-
-  // --- RLock --------------------------------------------------------------
-  py::class_<PyRLock>(m, "RLock", py::is_final(),
-                      "A re-entrant lock (CPython's _thread.RLock); only the owner may release "
-                      "it.")
-      .def(py::init([](py::args, py::kwargs) { return new PyRLock; }))
-      .def("acquire", &PyRLock::acquire, "blocking"_a = true, "timeout"_a = -1)
-      .def("__enter__", [](PyRLock& l) { return l.acquire(py::bool_(true), py::int_(-1)); })
-      .def("release", &PyRLock::release)
-      .def("__exit__", [](PyRLock& l, py::args) { l.release(); })
-      .def("_is_owned", [](PyRLock& l) { return l.lock.is_owned(); })
-      .def("_recursion_count", [](PyRLock& l) { return l.lock.recursion_count(); })
-      .def("_release_save", &PyRLock::release_save)
-      .def("_acquire_restore", &PyRLock::acquire_restore)
-      .def("_at_fork_reinit",
-           [](PyRLock& l) {
-             std::destroy_at(&l.lock);
-             std::construct_at(&l.lock);
-             l.note_released_all();
-           })
-      .def("__repr__", [](py::handle self) { return self.cast<PyRLock&>().repr(self.ptr()); });
-
-  // --- Condition ----------------------------------------------------------
-  py::class_<PyCondition>(m, "Condition",
-                          "A condition variable over a Lock, an RLock (the "
-                          "default) or any object with acquire()/release().")
-      .def(py::init<py::object>(), "lock"_a = py::none())
-      .def("acquire", &PyCondition::acquire)
-      .def("release", &PyCondition::release)
-      .def("__enter__", &PyCondition::enter)
-      .def("__exit__", [](PyCondition& c, py::args) { c.release(); })
-      .def("wait", &PyCondition::wait, "timeout"_a = py::none())
-      .def("wait_for", &PyCondition::wait_for, "predicate"_a, "timeout"_a = py::none())
-      .def("notify", &PyCondition::notify, "n"_a = 1)
-      .def("notify_all", &PyCondition::notify_all)
-      .def("notifyAll",
-           [](PyCondition& c) {
-             if (PyErr_WarnEx(PyExc_DeprecationWarning,
-                              "notifyAll() is deprecated, use notify_all() instead", 1) < 0) {
-               throw py::error_already_set();
-             }
-             c.notify_all();
-           })
-      .def("_is_owned", &PyCondition::is_owned)
-      .def("_release_save", &PyCondition::release_save)
-      .def("_acquire_restore", &PyCondition::acquire_restore)
-      .def("_recursion_count", &PyCondition::recursion_count)
-      .def_property_readonly("_lock", &PyCondition::lock)
-      .def("__repr__", &PyCondition::repr);
-
-  // The hot methods, replaced by their METH_FASTCALL versions (same behaviour).
-  install(m.attr("Lock"), g_lock_methods);
-  install(m.attr("RLock"), g_rlock_methods);
+bool init_sync(PyObject* m) {
+  PyObject* sem = PyType_FromSpec(&sem_spec);
+  if (sem == nullptr) return false;
+  Ref bases(PyTuple_Pack(1, sem));
+  if (!add_type(m, "Semaphore", sem) || !bases) return false;
+  PyObject* bounded = PyType_FromSpecWithBases(&bounded_spec, bases.get());
+  if (bounded == nullptr) return false;
+  g_bounded_type = reinterpret_cast<PyTypeObject*>(bounded);
+  if (!add_type(m, "BoundedSemaphore", bounded)) return false;
+  PyObject* ev = PyType_FromSpec(&event_spec);
+  if (ev == nullptr) return false;
+  g_event_type = reinterpret_cast<PyTypeObject*>(ev);
+  if (!add_type(m, "Event", ev)) return false;
+  PyObject* b = PyType_FromSpec(&barrier_spec);
+  return b != nullptr && add_type(m, "Barrier", b);
 }
 
 }  // namespace pythreading_py

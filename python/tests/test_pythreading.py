@@ -416,6 +416,9 @@ class GilAndSignalTests(unittest.TestCase):
             "Condition.wait": lambda: cond_wait(cond, None),
             "Condition.wait(timeout)": lambda: cond_wait(cond, 30),
             "Condition(threading.Lock).wait": lambda: cond_wait(fcond, None),
+            "Barrier.wait": lambda: pythreading.Barrier(2).wait(),
+            "Barrier.wait(timeout)": lambda: pythreading.Barrier(2).wait(30),
+            "Barrier(timeout=).wait": lambda: pythreading.Barrier(2, timeout=30).wait(),
         }
 
         class Interrupted(Exception):
