@@ -17,22 +17,35 @@ CHILD_ENV = dict(os.environ, PYTHONPATH=os.pathsep.join(
 
 
 # Child-side helper: prints "ready" once the main thread sleeps in the kernel
-# (futex), i.e. is really blocked, so the parent's SIGINT interrupts the wait
-# under test and not the code before it.
+# in a futex *wait* (not a wake), seen twice in a row on the same word, after
+# the watcher's own start() has returned (start() itself waits on a futex) and
+# once `extra()` says the main thread is inside the call under test -- so the
+# parent's SIGINT interrupts that wait and not the code before it.
 FUTEX_NR = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
 ANNOUNCE = f"""
 import os, sys, threading as _std
 def _announce_when_main_blocks(extra=lambda: True):
+    main_past_start = []
+    def waiting_on():
+        with open(f"/proc/self/task/{{os.getpid()}}/syscall") as f:
+            fields = f.read().split()
+        # futex(addr, op, ...): op & 127 is FUTEX_WAIT (0) or FUTEX_WAIT_BITSET (9).
+        if fields[0] == "{FUTEX_NR}" and int(fields[2], 16) & 127 in (0, 9):
+            return fields[1]
+        return None
     def watch():
-        path = f"/proc/self/task/{{os.getpid()}}/syscall"
+        while not main_past_start:
+            os.sched_yield()
         while True:
-            with open(path) as f:
-                nr = f.read().split()[0]
-            if nr == "{FUTEX_NR}" and extra():  # futex
-                print("ready", flush=True)
-                return
+            word = waiting_on()
+            if word is not None and extra():
+                os.sched_yield()
+                if waiting_on() == word:
+                    print("ready", flush=True)
+                    return
             os.sched_yield()
     _std.Thread(target=watch, daemon=True).start()
+    main_past_start.append(True)
 """
 
 
@@ -64,7 +77,7 @@ class CtrlCTests(unittest.TestCase):
         rc, out, err = run_interrupted(f"""
             import pythreading
             b = pythreading.Barrier(2)
-            _announce_when_main_blocks()
+            _announce_when_main_blocks(lambda: b.n_waiting == 1)
             try:
                 {call}
             except KeyboardInterrupt:
