@@ -229,9 +229,9 @@ void check_timeout(const Timeout& timeout) {
 }
 
 std::optional<Deadline> python_deadline(const Timeout& timeout) {
-  if (timeout.is_none() || std::isnan(timeout.seconds())) return std::nullopt;  // CPython waits on
-  threading::detail::check_not_too_large(timeout.seconds());
-  return Deadline::after(timeout.seconds());
+  // CPython's Queue waits without a limit on NaN (its remaining time is never <= 0).
+  if (!timeout.is_none() && std::isnan(timeout.seconds())) return std::nullopt;
+  return threading::detail::wait_deadline(timeout);
 }
 
 void check_simple_timeout(const Timeout& timeout) {

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "programs/child.hpp"
+#include "programs/fork_sanitizers.hpp"
 #include "support.hpp"
 #include "threading/condition.hpp"
 #include "threading/event.hpp"
@@ -23,37 +24,11 @@
 #include "threading/thread.hpp"
 #include "threading/timer.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-// TSan does not support starting threads in the child of a multi-threaded
-// fork (it refuses by default, and with die_after_fork=0 it reports "dup
-// thread with used id" when a new thread reuses a vanished thread's
-// pthread_t). Under TSan the children check everything except that.
-extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
-constexpr bool kStartThreadsInChild = false;
-#else
-constexpr bool kStartThreadsInChild = true;
-#endif
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-// GCC 12's ASan allocator is not fork-safe either: a parent thread that was
-// inside malloc at the fork leaves an allocator lock held in the child.
-constexpr bool kChildMayAllocateAfterBusyFork = false;
-#else
-constexpr bool kChildMayAllocateAfterBusyFork = true;
-#endif
-
 using threading::Event;
 using threading::Thread;
 using namespace test_support;
 
 namespace {
-
-#define CHILD_CHECK(cond)                                                           \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond); \
-      _exit(1);                                                                     \
-    }                                                                               \
-  } while (0)
 
 // Runs `child` in a forked child (from the calling thread); returns its status.
 template <class F>
@@ -63,10 +38,7 @@ int fork_and_wait(F child) {
     child();
     _exit(0);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return wait_status(pid);
 }
 
 // Work the child does to show that the library's internal state is sound.

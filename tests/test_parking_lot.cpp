@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../src/futex.hpp"
+#include "programs/child.hpp"
 #include "support.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/lock.hpp"
@@ -282,22 +283,6 @@ char thread_state(pid_t tid) {
 
 pid_t my_tid() { return static_cast<pid_t>(syscall(SYS_gettid)); }
 
-// Exit status of a child, or 128 + the signal that ended it.
-int wait_child(pid_t pid) {
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-#define CHILD_CHECK(cond)                                                           \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      std::fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond); \
-      _exit(1);                                                                     \
-    }                                                                               \
-  } while (0)
-
 std::atomic<std::uint32_t> g_fork_word{0};
 
 }  // namespace
@@ -340,7 +325,7 @@ TEST(ParkingLotFork, ChildSleepsAndWakesWhereParentSlept) {
 #endif
     _exit(0);
   }
-  int status = wait_child(pid);
+  int status = test_support::wait_status(pid);
   g_fork_word.store(1);
   d::futex_wake(&g_fork_word, 1);
   sleeper.join();
@@ -421,7 +406,7 @@ std::pair<int, std::string> run_with_futex_refused(int err, F body) {
     }
   }
   close(fds[0]);
-  return {wait_child(pid), out};
+  return {test_support::wait_status(pid), out};
 }
 
 TEST_P(FutexRefused, BlockingWaitIsFatal) {

@@ -129,34 +129,29 @@ void check_timeout(const Timeout& timeout);  // negative: ValueError
 std::optional<Deadline> python_deadline(const Timeout& timeout);
 void check_simple_timeout(const Timeout& timeout);
 
-template <class T>
-class FifoStorage {
- public:
-  template <class... A>
-  void emplace(A&&... a) {
-    items_.emplace_back(std::forward<A>(a)...);  // strong guarantee at either end
-  }
-  T& top() noexcept { return items_.front(); }
-  void pop() noexcept { items_.pop_front(); }
-  std::size_t clear() noexcept {
-    std::size_t n = items_.size();
-    items_.clear();
-    return n;
-  }
-
- private:
-  std::deque<T> items_;
-};
-
-template <class T>
-class LifoStorage {
+// FIFO (kLifo = false) or LIFO order over a deque; emplace has the strong
+// guarantee at either end.
+template <class T, bool kLifo>
+class DequeStorage {
  public:
   template <class... A>
   void emplace(A&&... a) {
     items_.emplace_back(std::forward<A>(a)...);
   }
-  T& top() noexcept { return items_.back(); }
-  void pop() noexcept { items_.pop_back(); }
+  T& top() noexcept {
+    if constexpr (kLifo) {
+      return items_.back();
+    } else {
+      return items_.front();
+    }
+  }
+  void pop() noexcept {
+    if constexpr (kLifo) {
+      items_.pop_back();
+    } else {
+      items_.pop_front();
+    }
+  }
   std::size_t clear() noexcept {
     std::size_t n = items_.size();
     items_.clear();
@@ -166,6 +161,10 @@ class LifoStorage {
  private:
   std::deque<T> items_;
 };
+template <class T>
+using FifoStorage = DequeStorage<T, false>;
+template <class T>
+using LifoStorage = DequeStorage<T, true>;
 
 // A binary heap that moves elements only by swapping, so a throwing Compare
 // leaves a permutation (nothing lost). T is boxed unless its moves and swaps

@@ -21,6 +21,14 @@ struct ChildResult {
   std::string err;
 };
 
+// Waits for `pid`; its exit code, or 128 + the signal that ended it.
+inline int wait_status(pid_t pid) {
+  int wstatus = 0;
+  while (waitpid(pid, &wstatus, 0) < 0) {
+  }
+  return WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+}
+
 inline std::string slurp(const char* path) {
   std::ifstream f(path);
   std::stringstream s;
@@ -48,10 +56,7 @@ inline ChildResult run_child(const std::string& program, const std::vector<std::
   close(out_fd);
   close(err_fd);
   ChildResult r;
-  int wstatus = 0;
-  while (waitpid(pid, &wstatus, 0) < 0) {
-  }
-  r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  r.status = wait_status(pid);
   r.out = slurp(out_path);
   r.err = slurp(err_path);
   unlink(out_path);
@@ -60,3 +65,13 @@ inline ChildResult run_child(const std::string& program, const std::vector<std::
 }
 
 }  // namespace test_support
+
+// In a forked child (no test framework there): on failure, say what failed
+// and exit 1.
+#define CHILD_CHECK(cond)                                                           \
+  do {                                                                              \
+    if (!(cond)) {                                                                  \
+      std::fprintf(stderr, "child check failed at line %d: %s\n", __LINE__, #cond); \
+      _exit(1);                                                                     \
+    }                                                                               \
+  } while (0)

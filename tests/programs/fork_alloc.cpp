@@ -23,9 +23,7 @@
 // The child's objects from vanished parent threads are not leaks.
 extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
 #endif
-#if defined(__SANITIZE_THREAD__)
-extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
-#endif
+#include "fork_sanitizers.hpp"  // the child starts threads after a multi-threaded fork
 
 namespace {
 std::atomic<bool> g_counting{false};

@@ -19,10 +19,7 @@ using threading::Thread;
 // only from stacks LeakSanitizer no longer scans: they are not leaks.
 extern "C" const char* __asan_default_options() { return "detect_leaks=0"; }
 #endif
-#if defined(__SANITIZE_THREAD__)
-// The child starts a thread after a multi-threaded fork (TSan refuses that by default).
-extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
-#endif
+#include "fork_sanitizers.hpp"  // the child starts threads after a multi-threaded fork
 
 namespace {
 void say(const std::string& line) {

@@ -16,25 +16,15 @@
 #include <string>
 #include <vector>
 
+#include "child.hpp"
+#include "fork_sanitizers.hpp"
 #include "threading/event.hpp"
 #include "threading/local.hpp"
 #include "threading/thread.hpp"
 
-#if defined(__SANITIZE_THREAD__)
-// Forking from a multi-threaded process is allowed; starting threads in such
-// a child is not supported by TSan, so the children below do not.
-extern "C" const char* __tsan_default_options() { return "die_after_fork=0"; }
-constexpr bool kStartThreadsInChild = false;
-#else
-constexpr bool kStartThreadsInChild = true;
-#endif
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-// The sanitizers' allocators are not fork-safe: a parent thread inside malloc
-// at the fork leaves the child's allocator locked (see test_fork.cpp).
-constexpr bool kChildMayAllocateAfterBusyFork = false;
-constexpr int kForks = 10;
+constexpr int kForks = 10;  // forks are slow under the sanitizers
 #else
-constexpr bool kChildMayAllocateAfterBusyFork = true;
 constexpr int kForks = 60;
 #endif
 
@@ -83,10 +73,7 @@ int fork_and_wait(F child) {
     child();
     _exit(0);
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return test_support::wait_status(pid);
 }
 
 std::atomic<int> g_live{0};  // Counted objects alive now
