@@ -1,4 +1,4 @@
-// The seeds' Barrier example, in C++: synchronise a client and a server.
+// Python's documentation's Barrier example, in C++: synchronise a client and a server.
 //
 //   b = Barrier(2, timeout=5)
 //

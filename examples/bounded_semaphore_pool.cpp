@@ -1,4 +1,4 @@
-// The seeds' connection-pool example, in C++:
+// Python's documentation's connection-pool example, in C++:
 //
 //   maxconnections = 5
 //   pool_sema = BoundedSemaphore(value=maxconnections)
@@ -12,7 +12,7 @@
 //
 // Twelve workers share a pool of five "database connections"; the bounded
 // semaphore keeps at most five in use at once. At the end, a deliberate
-// extra release shows why the seeds recommend a *bounded* semaphore.
+// extra release shows why Python's documentation recommends a *bounded* semaphore.
 #include <atomic>
 #include <chrono>
 #include <cstdio>

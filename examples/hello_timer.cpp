@@ -1,4 +1,4 @@
-// The seeds' Timer example, in C++:
+// Python's documentation's Timer example, in C++:
 //
 //   def hello():
 //       print("hello, world")

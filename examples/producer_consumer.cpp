@@ -1,4 +1,4 @@
-// The seeds' Condition example: producers make items available, consumers
+// Python's documentation's Condition example: producers make items available, consumers
 // wait for them.
 //
 //   # Consume one item                # Produce one item

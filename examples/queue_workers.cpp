@@ -1,4 +1,4 @@
-// The seeds' producer/consumer, rewritten with a Queue, and a worker pool
+// Python's documented producer/consumer, rewritten with a Queue, and a worker pool
 // with task_done()/join(), as Python's queue documentation shows:
 //
 //   q = queue.Queue(maxsize=4)                 queue::Queue<int> q(4);

@@ -1,4 +1,4 @@
-// The seeds' Barrier example: a client and a server thread synchronise once
+// Python's documentation's Barrier example: a client and a server thread synchronise once
 // the server is ready, then talk.
 //
 //   b = Barrier(2, timeout=5)
