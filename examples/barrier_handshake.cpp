@@ -1,4 +1,4 @@
-// Python's documentation's Barrier example, in C++: synchronise a client and a server.
+// The Barrier example from Python's threading documentation, in C++: synchronise a client and a server.
 //
 //   b = Barrier(2, timeout=5)
 //

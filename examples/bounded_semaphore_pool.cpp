@@ -1,4 +1,4 @@
-// Python's documentation's connection-pool example, in C++:
+// The connection-pool example from Python's threading documentation, in C++:
 //
 //   maxconnections = 5
 //   pool_sema = BoundedSemaphore(value=maxconnections)

@@ -1,4 +1,4 @@
-// Python's documentation's Timer example, in C++:
+// The Timer example from Python's threading documentation, in C++:
 //
 //   def hello():
 //       print("hello, world")

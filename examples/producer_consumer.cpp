@@ -1,4 +1,4 @@
-// Python's documentation's Condition example: producers make items available, consumers
+// The Condition example from Python's threading documentation: producers make items available, consumers
 // wait for them.
 //
 //   # Consume one item                # Produce one item

@@ -1,4 +1,4 @@
-// Python's documentation's Barrier example: a client and a server thread synchronise once
+// The Barrier example from Python's threading documentation: a client and a server thread synchronise once
 // the server is ready, then talk.
 //
 //   b = Barrier(2, timeout=5)
