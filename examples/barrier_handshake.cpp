@@ -1,4 +1,5 @@
-// The Barrier example from Python's threading documentation, in C++: synchronise a client and a server.
+// The Barrier example from Python's threading documentation, in C++: synchronise a client and a
+// server.
 //
 //   b = Barrier(2, timeout=5)
 //

@@ -1,5 +1,5 @@
-// The Condition example from Python's threading documentation: producers make items available, consumers
-// wait for them.
+// The Condition example from Python's threading documentation: producers make items available,
+// consumers wait for them.
 //
 //   # Consume one item                # Produce one item
 //   with cv:                          with cv:

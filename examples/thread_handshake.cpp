@@ -1,5 +1,5 @@
-// The Barrier example from Python's threading documentation: a client and a server thread synchronise once
-// the server is ready, then talk.
+// The Barrier example from Python's threading documentation: a client and a server thread
+// synchronise once the server is ready, then talk.
 //
 //   b = Barrier(2, timeout=5)
 //
