@@ -48,16 +48,28 @@ struct LocalImpl {
 // GIL held, in time for the joiner to see the attributes gone.
 thread_local bool t_sentinel_planted = false;
 
+// True while this thread's Python state is being cleared: a local freed by
+// that clearing (one thread's attribute held another local) must not release
+// the GIL, which the dying thread state could not take back.
+thread_local bool t_clearing = false;
+
 void clear_this_threads_values(PyObject*) {
   t_sentinel_planted = false;
-  for (LocalImpl* impl : *g_impls) {
+  t_clearing = true;
+  // Clearing a dict can free a local (and erase it from g_impls): walk a
+  // snapshot and skip what is gone.
+  std::vector<LocalImpl*> impls(g_impls->begin(), g_impls->end());
+  for (LocalImpl* impl : impls) {
+    if (g_impls->count(impl) == 0) continue;
     if (LocalValue* v = impl->values.get_if_present()) {
       v->initialized = false;
-      Py_INCREF(v->dict);
-      PyDict_Clear(v->dict);
-      Py_DECREF(v->dict);
+      PyObject* dict = v->dict;
+      Py_INCREF(dict);
+      PyDict_Clear(dict);
+      Py_DECREF(dict);
     }
   }
+  t_clearing = false;
 }
 
 void plant_sentinel() {
@@ -86,6 +98,15 @@ LocalValue::LocalValue(LocalImpl* i) : impl(i), dict(PyDict_New()) {
 LocalValue::~LocalValue() {
   // A thread's value dies when it exits (no GIL held then) or with the local.
   if (python_gone()) return;  // too late: leak it
+  // Freed while this thread's state is cleared (t_clearing: the GIL is held):
+  // no Ensure/Release pair, whose Release would clear and delete that thread
+  // state a second time. (Not PyGILState_Check: once a sub-interpreter has
+  // existed it answers "held" for every thread.)
+  if (t_clearing) {
+    impl->dicts.erase(dict);
+    Py_DECREF(dict);
+    return;
+  }
   PyGILState_STATE st = PyGILState_Ensure();
   impl->dicts.erase(dict);
   Py_DECREF(dict);
@@ -191,8 +212,14 @@ void local_dealloc(LocalObject* self) {
     g_impls->erase(impl);
     // Destroying the values may wait for a thread that is exiting right now
     // and needs the GIL to drop its value; each value takes the GIL itself.
-    Py_BEGIN_ALLOW_THREADS delete impl;
-    Py_END_ALLOW_THREADS
+    // Not while this thread's state is being cleared (t_clearing): then the
+    // GIL stays held, as the state could not take it back.
+    if (t_clearing) {
+      delete impl;
+    } else {
+      Py_BEGIN_ALLOW_THREADS delete impl;
+      Py_END_ALLOW_THREADS
+    }
   }
   type->tp_free(self);
   Py_DECREF(type);

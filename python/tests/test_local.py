@@ -64,3 +64,29 @@ class PythreadingThreadsLocalTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NestedLocalExitTest(unittest.TestCase):
+    """A thread's local attribute holding another local it also used: the
+    thread's exit frees both (CPython exits cleanly). In a child process, so
+    a crash is a failure rather than the end of the test run."""
+
+    def test_local_holding_a_local_at_thread_exit(self):
+        import os
+        import subprocess
+        import sys
+        code = (
+            "import pythreading as threading\n"
+            "tl = threading.local()\n"
+            "def f():\n"
+            "    tl.inner = threading.local(); tl.inner.x = 1\n"
+            "def g():\n"
+            "    a = threading.local(); b = threading.local(); a.b = b; b.x = 2; b.a = a\n"
+            "for target in (f, g) * 20:\n"
+            "    t = threading.Thread(target=target); t.start(); t.join()\n"
+            "print('done')\n")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [os.path.dirname(pythreading.__file__), os.environ.get("PYTHONPATH", "")]))
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=120)
+        self.assertEqual((r.returncode, r.stdout.strip()), (0, "done"), r.stderr)
