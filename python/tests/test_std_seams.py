@@ -151,16 +151,26 @@ class ExitOrderTests(unittest.TestCase):
                 self.assertEqual((rc, out), (0, ["worker-done", "atexit"]), err)
 
     def test_enumerate_during_finalization_lists_main_thread(self):
+        # Handlers registered before the import run after pythreading's own exit handler, and
+        # __del__ of a module global runs later still: both must still see the main thread.
         rc, out, err = run_child("""
             import atexit, threading
-            import pythreading
-            def show():
-                print(len(threading.enumerate()), threading.active_count(),
+            def show(std=threading):
+                import pythreading
+                print(len(std.enumerate()), std.active_count(),
                       len(pythreading.enumerate()), pythreading.active_count(),
-                      pythreading.enumerate()[0].name)
+                      pythreading.enumerate()[0].name, flush=True)
             atexit.register(show)
+            import pythreading
+            atexit.register(show)
+            class AtTeardown:
+                def __del__(self, std=threading, ours=pythreading, out=print):
+                    out(len(std.enumerate()), std.active_count(), len(ours.enumerate()),
+                        ours.active_count(), ours.enumerate()[0].name, flush=True)
+            import builtins
+            builtins.pythreading_test_keep = AtTeardown()  # freed late in finalization
             """)
-        self.assertEqual((rc, out), (0, ["1", "1", "1", "1", "MainThread"]), err)
+        self.assertEqual((rc, out), (0, ["1", "1", "1", "1", "MainThread"] * 3), err)
 
 
 if __name__ == "__main__":
