@@ -418,6 +418,14 @@ PyType_Spec rlock_spec = {"pythreading.RLock", sizeof(RLockObject), 0,
 
 namespace {
 
+// One waiting thread: locked while it waits; a notifier releases it.
+struct CondWaiter {
+  threading::Lock lock;
+  // g_gil_releases when notified (signals.hpp); written by the notifier
+  // before it releases `lock`, read by the waiter after taking it.
+  std::uint64_t gil_mark = 0;
+};
+
 struct ConditionObject {
   PyObject_HEAD PyObject* lock;
   PyObject* dict;
@@ -426,7 +434,7 @@ struct ConditionObject {
   LockObject* plock;                                    // idem
   PyObject *acquire, *release;                          // foreign lock's bound methods
   PyObject *release_save, *acquire_restore, *is_owned;  // optional ones
-  std::deque<threading::Lock*>* waiters;                // see cond_wait_waiters (GIL-guarded)
+  std::deque<CondWaiter*>* waiters;                     // see cond_wait_waiters (GIL-guarded)
 };
 
 ConditionObject* cond_cast(PyObject* o) { return reinterpret_cast<ConditionObject*>(o); }
@@ -469,7 +477,7 @@ int cond_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   }
   c->lock = Py_NewRef(lock);
   try {
-    c->waiters = new std::deque<threading::Lock*>;
+    c->waiters = new std::deque<CondWaiter*>;
     if (Py_TYPE(lock) == g_rlock_type) {
       c->rlock = rlock_cast(lock);
 
@@ -614,8 +622,9 @@ PyObject* cond_recursion_count(PyObject* o, PyObject*) {
 template <class L>
 void relock_after_wait(L& lock) {
   if (lock.try_lock()) return;
-  Py_BEGIN_ALLOW_THREADS lock.acquire();
-  Py_END_ALLOW_THREADS
+  PyThreadState* ts = release_gil();
+  lock.acquire();
+  PyEval_RestoreThread(ts);
 }
 
 // wait(): the documented algorithm — a per-waiter Lock in a FIFO, guarded
@@ -630,8 +639,8 @@ int cond_wait_waiters(ConditionObject* c, PyObject* timeout_obj) {
     if (v > 0 && !check_timeout_max(v)) return -1;
     t = v;
   }
-  threading::Lock waiter;
-  waiter.acquire();
+  CondWaiter waiter;
+  waiter.lock.acquire();
   try {
     c->waiters->push_back(&waiter);
   } catch (...) {
@@ -654,12 +663,13 @@ int cond_wait_waiters(ConditionObject* c, PyObject* timeout_obj) {
     }
   }
   int got;
-  if (!t) {
-    got = block([&](threading::Timeout w) { return waiter.acquire(true, w); }, {});
-  } else if (*t > 0) {
-    got = block([&](threading::Timeout w) { return waiter.acquire(true, w); }, Deadline::after(*t));
+  if (t && !(*t > 0)) {  // zero, negative or NaN: a poll, as in CPython
+    got = waiter.lock.try_lock() ? 1 : 0;
   } else {
-    got = waiter.try_lock() ? 1 : 0;
+    // A notify is often a few bytecodes away: watch the waiter Lock first.
+    got = block([&](threading::Timeout w) { return waiter.lock.acquire(true, w); },
+                t ? Deadline::after(*t) : Deadline::never(), NoUndo{},
+                [&] { return !waiter.lock.locked() && waiter.lock.try_lock(); }, &waiter.gil_mark);
   }
   // Re-take the lock even when interrupted; keep the first error.
   if (c->rlock != nullptr) {
@@ -770,10 +780,11 @@ PyObject* notify_n(ConditionObject* c, std::size_t n) {
     return nullptr;
   }
   while (!c->waiters->empty() && n > 0) {
-    threading::Lock* w = c->waiters->front();
+    CondWaiter* w = c->waiters->front();
     c->waiters->pop_front();
-    if (w->locked()) {  // else: it timed out and is leaving
-      w->release();
+    if (w->lock.locked()) {  // else: it timed out and is leaving
+      w->gil_mark = g_gil_releases.load(std::memory_order_relaxed);
+      w->lock.release();
       --n;
     }
   }

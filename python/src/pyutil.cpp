@@ -10,6 +10,8 @@ namespace pythreading_py {
 std::atomic<bool> g_finalizing{false};
 #endif
 
+std::atomic<std::uint64_t> g_gil_releases{0};
+
 namespace {
 
 int find_name(PyObject* key, const char* const* names, int n) {

@@ -239,6 +239,95 @@ class ConditionTests(unittest.TestCase):
             t.join()
         self.assertEqual(woke, [True] * n)
 
+    # A waiter first watches its wake-up without sleeping (python/README.md,
+    # "Short waits"); these check that the queue discipline is unchanged.
+    LOCKS = (None, pythreading.Lock(), pythreading.RLock(), threading.Lock())
+
+    def _queue_waiters(self, c, n, woke, done):
+        """Starts n threads, each queued on c before the next starts."""
+        threads = []
+        for i in range(n):
+            ready = threading.Semaphore(0)
+
+            def waiter(i=i, ready=ready):
+                with c:
+                    ready.release()
+                    c.wait()  # queued before it releases the lock
+                    woke.append(i)
+                done.release()
+
+            t = threading.Thread(target=waiter)
+            t.start()
+            threads.append(t)
+            ready.acquire()
+            with c:  # waiter i has released c: it is in the queue
+                pass
+        return threads
+
+    def test_notify_wakes_waiters_in_arrival_order(self):
+        for lock in self.LOCKS:
+            with self.subTest(lock=repr(lock)):
+                c = pythreading.Condition(lock)
+                woke, done = [], threading.Semaphore(0)
+                threads = self._queue_waiters(c, 5, woke, done)
+                for i in range(5):
+                    with c:
+                        c.notify()
+                    done.acquire()
+                    self.assertEqual(woke, list(range(i + 1)))
+                for t in threads:
+                    t.join()
+
+    def test_notify_n_wakes_exactly_n(self):
+        for lock in self.LOCKS:
+            with self.subTest(lock=repr(lock)):
+                c = pythreading.Condition(lock)
+                woke, done = [], threading.Semaphore(0)
+                threads = self._queue_waiters(c, 4, woke, done)
+                with c:
+                    c.notify(2)
+                    self.assertTrue(repr(c).endswith(", 2)>"), repr(c))
+                done.acquire()
+                done.acquire()
+                self.assertEqual(sorted(woke), [0, 1])
+                with c:
+                    self.assertTrue(repr(c).endswith(", 2)>"), repr(c))
+                    c.notify_all()
+                for t in threads:
+                    t.join()
+                self.assertEqual(sorted(woke), [0, 1, 2, 3])
+
+    def test_bounded_buffer_hand_off(self):
+        # queue.Queue's design, both sides waiting often: every item arrives,
+        # in order, whichever way each wait ends (watched, slept, timed).
+        for lock, timeout in ((pythreading.Lock(), None), (pythreading.RLock(), 30),
+                              (threading.Lock(), None)):
+            with self.subTest(lock=repr(lock), timeout=timeout):
+                import collections
+                items, size, n = collections.deque(), 4, 20000
+                not_empty = pythreading.Condition(lock)
+                not_full = pythreading.Condition(lock)
+
+                def producer():
+                    for i in range(n):
+                        with not_full:
+                            while len(items) >= size:
+                                self.assertTrue(not_full.wait(timeout))
+                            items.append(i)
+                            not_empty.notify()
+
+                t = threading.Thread(target=producer)
+                t.start()
+                got = []
+                for _ in range(n):
+                    with not_empty:
+                        while not items:
+                            self.assertTrue(not_empty.wait(timeout))
+                        got.append(items.popleft())
+                        not_full.notify()
+                t.join()
+                self.assertEqual(got, list(range(n)))
+
     def test_repr(self):
         c = pythreading.Condition()
         self.assertRegex(repr(c), r"^<Condition\(<unlocked pythreading\.RLock object .*>, 0\)>$")
