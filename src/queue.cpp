@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/queue_core.hpp"
 #include "threading/errors.hpp"
@@ -9,6 +10,11 @@
 namespace threading::queue::detail {
 
 namespace pl = threading::detail::parking_lot;
+
+namespace {
+// Spin-then-yield (spin.hpp) before a get or put queues up to wait.
+thread_local threading::detail::SpinBudget t_get_spin, t_put_spin;
+}  // namespace
 
 void WaitList::push_back(Waiter* w) noexcept {
   w->next = nullptr;
@@ -98,7 +104,7 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
     // Acquire: pairs with the release store in unlock()'s callback.
     std::uint32_t s = w.state.load(std::memory_order_acquire);
     if (s != kWaiting) {
-      lock();
+      if (s != kHanded) lock();
       return s;
     }
     if (r.status != pl::ParkStatus::kTimedOut) continue;  // spurious
@@ -114,12 +120,12 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
       pl::park(
           &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, nullptr);
     }
-    lock();
+    if (s != kHanded) lock();
     return s;
   }
 }
 
-Acquired QueueCore::acquire_item(bool block, const Deadline* deadline) {
+Acquired QueueCore::acquire_item(bool block, const Deadline* deadline, void* slot) {
   lock();
   if (item_free()) return Acquired::kOk;
   if (shutdown_.load(std::memory_order_relaxed)) {
@@ -130,8 +136,25 @@ Acquired QueueCore::acquire_item(bool block, const Deadline* deadline) {
     unlock();
     return Acquired::kUnavailable;
   }
+  if (getters_.empty()) {
+    // Nobody is ahead of us: a put on another core is likely moments away,
+    // far sooner than a sleep and a wake-up. Watch briefly before queueing.
+    mutex_.unlock();
+    threading::detail::spin_then_yield(t_get_spin, [this] {
+      return size_.load(std::memory_order_relaxed) != 0 ||
+             shutdown_.load(std::memory_order_relaxed);
+    });
+    lock();
+    if (item_free()) return Acquired::kOk;
+    if (shutdown_.load(std::memory_order_relaxed)) {
+      unlock();
+      return Acquired::kShutDown;
+    }
+  }
   Waiter w;
+  w.slot = slot;
   std::uint32_t s = wait(getters_, w, deadline);
+  if (s == kHanded) return Acquired::kHanded;
   if (s == kGranted) {
     --reserved_get_;
     // An immediate shutdown may have cleared the item granted to us.
@@ -154,6 +177,20 @@ Acquired QueueCore::acquire_slot(bool block, const Deadline* deadline) {
     unlock();
     return Acquired::kUnavailable;
   }
+  if (putters_.empty()) {
+    // As in acquire_item: a get on another core is likely moments away.
+    mutex_.unlock();
+    threading::detail::spin_then_yield(t_put_spin, [this] {
+      return size_.load(std::memory_order_relaxed) < static_cast<std::size_t>(maxsize_) ||
+             shutdown_.load(std::memory_order_relaxed);
+    });
+    lock();
+    if (shutdown_.load(std::memory_order_relaxed)) {
+      unlock();
+      return Acquired::kShutDown;
+    }
+    if (slot_free()) return Acquired::kOk;
+  }
   Waiter w;
   std::uint32_t s = wait(putters_, w, deadline);
   if (s == kGranted) {
@@ -175,6 +212,13 @@ void QueueCore::item_taken() noexcept {
 void QueueCore::item_added(bool count_task) noexcept {
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (count_task) ++unfinished_;
+  rebalance();
+}
+
+void QueueCore::handed_off(bool count_task) noexcept {
+  if (count_task) ++unfinished_;
+  grant(getters_, kHanded);
+  // The slot this put acquired stays free: it may be owed to a blocked putter.
   rebalance();
 }
 
