@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/queue_core.hpp"
 #include "threading/errors.hpp"
@@ -10,11 +9,6 @@
 namespace threading::queue::detail {
 
 namespace pl = threading::detail::parking_lot;
-
-namespace {
-// Spin-then-yield (spin.hpp) before a get or put queues up to wait.
-thread_local threading::detail::SpinBudget t_get_spin, t_put_spin;
-}  // namespace
 
 void WaitList::push_back(Waiter* w) noexcept {
   w->next = nullptr;
@@ -136,21 +130,6 @@ Acquired QueueCore::acquire_item(bool block, const Deadline* deadline, void* slo
     unlock();
     return Acquired::kUnavailable;
   }
-  if (getters_.empty()) {
-    // Nobody is ahead of us: a put on another core is likely moments away,
-    // far sooner than a sleep and a wake-up. Watch briefly before queueing.
-    mutex_.unlock();
-    threading::detail::spin_then_yield(t_get_spin, [this] {
-      return size_.load(std::memory_order_relaxed) != 0 ||
-             shutdown_.load(std::memory_order_relaxed);
-    });
-    lock();
-    if (item_free()) return Acquired::kOk;
-    if (shutdown_.load(std::memory_order_relaxed)) {
-      unlock();
-      return Acquired::kShutDown;
-    }
-  }
   Waiter w;
   w.slot = slot;
   std::uint32_t s = wait(getters_, w, deadline);
@@ -176,20 +155,6 @@ Acquired QueueCore::acquire_slot(bool block, const Deadline* deadline) {
   if (!block || (deadline != nullptr && deadline->expired())) {
     unlock();
     return Acquired::kUnavailable;
-  }
-  if (putters_.empty()) {
-    // As in acquire_item: a get on another core is likely moments away.
-    mutex_.unlock();
-    threading::detail::spin_then_yield(t_put_spin, [this] {
-      return size_.load(std::memory_order_relaxed) < static_cast<std::size_t>(maxsize_) ||
-             shutdown_.load(std::memory_order_relaxed);
-    });
-    lock();
-    if (shutdown_.load(std::memory_order_relaxed)) {
-      unlock();
-      return Acquired::kShutDown;
-    }
-    if (slot_free()) return Acquired::kOk;
   }
   Waiter w;
   std::uint32_t s = wait(putters_, w, deadline);

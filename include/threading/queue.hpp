@@ -93,9 +93,9 @@
 //
 // Performance: blocking rests on the parking core, each blocked thread
 // parking on its own waiter record (never std::mutex/condition_variable).
-// A get or put about to wait with nobody queued ahead of it first watches
-// the queue briefly (spin, then yield: src/spin.hpp). A handed-off get
-// returns without taking the queue's lock again.
+// A waiting thread spins briefly on its own record before sleeping (the
+// parking core's spin); a handed-off get returns without taking the queue's
+// lock again.
 // An uncontended put/get is one Lock acquire/release around a deque
 // operation. PriorityQueue is a binary heap (boxed when T's move may throw).
 #pragma once
