@@ -271,14 +271,16 @@ class BasicQueue {
 
   T get(bool block = true, Timeout timeout = std::nullopt) {
     if (block) check_get_timeout(timeout);
-    Acquired r = core_.acquire_item(false, nullptr);
-    if (r == Acquired::kUnavailable && block) {
+    // Without a timeout there is nothing to check before waiting: one call
+    // (one lock round trip) does it; a timeout is checked only if we wait.
+    Landing landing;
+    Acquired r = core_.acquire_item(block && timeout.is_none(), nullptr, landing.slot());
+    if (r == Acquired::kUnavailable && block && !timeout.is_none()) {
       std::optional<Deadline> d = python_deadline(timeout);
-      Landing landing;
       r = core_.acquire_item(true, d ? &*d : nullptr, landing.slot());
-      if constexpr (kHandoff) {
-        if (r == Acquired::kHanded) return landing.template take<T>();
-      }
+    }
+    if (r == Acquired::kHanded) {
+      if constexpr (kHandoff) return landing.template take<T>();
     }
     if (r == Acquired::kShutDown) throw ShutDown();
     if (r == Acquired::kUnavailable) throw Empty();
@@ -353,8 +355,8 @@ class BasicQueue {
       if (core_.is_shutdown()) throw ShutDown();
       check_timeout(timeout);
     }
-    Acquired r = core_.acquire_slot(false, nullptr);
-    if (r == Acquired::kUnavailable && block) {
+    Acquired r = core_.acquire_slot(block && timeout.is_none(), nullptr);
+    if (r == Acquired::kUnavailable && block && !timeout.is_none()) {
       std::optional<Deadline> d = python_deadline(timeout);
       r = core_.acquire_slot(true, d ? &*d : nullptr);
     }
