@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <string>
 #include <threading/threading.hpp>
 
 threading::Condition cv;  // cv = threading.Condition()
@@ -37,6 +38,13 @@ int main() {
     std::printf("locked: %d\n", lock.locked());
     lock.release();  // any thread may release it
   }
+
+  // q = queue.Queue(maxsize=2); q.put("job"); q.get(); q.task_done(); q.join()
+  threading::queue::Queue<std::string> q(2);
+  q.put("job");
+  std::printf("got %s\n", q.get().c_str());
+  q.task_done();
+  q.join();
 
   // threading.Timer(0.1, hello).start(); like Python, exit waits for it.
   auto timer = std::make_shared<threading::Timer>(0.1, [] { std::puts("hello, world"); });

@@ -18,7 +18,7 @@
 #          table.md,bench.png}
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-# Google Benchmark, Abseil, Boost.Thread and gnuplot (only the benchmarks need them).
+# Google Benchmark, Abseil, Boost.Thread, TBB, moodycamel and gnuplot (only the benchmarks need them).
 bash "$root/scripts/setup.sh" bench
 build=$root/build-bench
 out=$build/results

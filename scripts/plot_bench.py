@@ -14,6 +14,8 @@ metric (lower = pythreading faster; > 1 = slower). Metric per group:
   barrier             wall time per generation
   thread              wall time per start+join (or Timer start+cancel+join)
   notify_n            threads woken (not a ratio)
+  queue               wall time for a fixed number of items (PxC-capN-item)
+  queue_handoff       wall time per round trip (two hand-offs to a blocked get)
 Only the Python standard library is used; the chart needs gnuplot
 (Debian: gnuplot-nox).
 """
@@ -34,6 +36,8 @@ COLUMNS = [
     ("Abseil", ["absl-nodd", "absl"]),
     ("Boost", ["boost"]),
     ("POSIX", ["posix"]),
+    ("TBB", ["tbb"]),
+    ("moodycamel", ["moodycamel"]),
     ("CPython 3.11", ["cpython"]),
 ]
 # Implementations shown in the "other" column.
@@ -56,7 +60,13 @@ TARGETS = {
     ("local", "get", ""): ("abs", 2.0),
 }
 
-GROUP_ORDER = ["uncontended", "contended", "handoff", "notify_n", "barrier", "thread", "local"]
+GROUP_ORDER = ["uncontended", "contended", "handoff", "notify_n", "barrier", "thread", "local",
+               "queue", "queue_handoff"]
+
+# Queue targets (issue 12): ahead of TBB, Boost and std in every case (≤ 0.8
+# of their time); the blocked hand-off ≤ 0.5× std's. moodycamel: no target.
+QUEUE_LIMITS = {"queue": [("std", 0.8), ("tbb", 0.8), ("boost", 0.8)],
+                "queue_handoff": [("std", 0.5), ("tbb", 0.8), ("boost", 0.8)]}
 
 
 def parse_name(run_name):
@@ -128,14 +138,29 @@ def sort_key(key):
             num = int(key[2].split(":")[1])
         except (IndexError, ValueError):
             pass
-    return (g, key[1], num)
+    case = key[1]
+    if key[0] == "queue":  # "PxC-capN-item": by threads, then capacity, then item
+        shape, cap, item = case.split("-")
+        case = (int(shape.split("x")[0]), {"cap1": 0, "cap64": 1}.get(cap, 2), item)
+        return (g, "", num, case)
+    return (g, case, num, ())
 
 
 def label(key):
     return f"{key[0]}/{key[1]}" + (f" ({key[2]})" if key[2] else "")
 
 
+def queue_verdict(key, impls):
+    ours = impls["pythreading"]["ns"]
+    missed = [f"{col} {ours / impls[col]['ns']:.2f}×" for col, limit in QUEUE_LIMITS[key[0]]
+              if col in impls and ours / impls[col]["ns"] > limit]
+    limits = ", ".join(f"{c} ≤ {l:g}" for c, l in QUEUE_LIMITS[key[0]])
+    return f"{limits}: " + ("met" if not missed else "MISSED (" + ", ".join(missed) + ")")
+
+
 def verdict(key, impls):
+    if key[0] in QUEUE_LIMITS and "pythreading" in impls:
+        return queue_verdict(key, impls)
     t = TARGETS.get(key)
     ours = impls.get("pythreading")
     if not t or not ours:
@@ -236,7 +261,8 @@ def chart(data, png):
         print("plot_bench: gnuplot not found (apt-get install gnuplot-nox); no PNG", file=sys.stderr)
         return False
     series = [("std", ["std"]), ("Abseil", ["absl-nodd"]), ("Boost", ["boost"]),
-              ("POSIX", ["posix"]), ("CPython 3.11", ["cpython"])]
+              ("POSIX", ["posix"]), ("TBB", ["tbb"]), ("moodycamel", ["moodycamel"]),
+              ("CPython 3.11", ["cpython"])]
     rows = []
     for key in sorted(data, key=sort_key):
         impls = data[key]
@@ -282,7 +308,9 @@ plot "{dat}" using 2:xtic(1) title columnheader(2) lc rgb "#1f77b4", \\
      "" using 3 title columnheader(3) lc rgb "#ff7f0e", \\
      "" using 4 title columnheader(4) lc rgb "#2ca02c", \\
      "" using 5 title columnheader(5) lc rgb "#9467bd", \\
-     "" using 6 title columnheader(6) lc rgb "#d62728"
+     "" using 6 title columnheader(6) lc rgb "#8c564b", \\
+     "" using 7 title columnheader(7) lc rgb "#e377c2", \\
+     "" using 8 title columnheader(8) lc rgb "#d62728"
 """
         gp = os.path.join(tmp, "chart.gp")
         with open(gp, "w") as f:

@@ -9,7 +9,7 @@
 #                                                                 (scripts/test.sh)
 #   scripts/setup.sh python   + the Python module's build needs and venv
 #                                                                 (pip install .)
-#   scripts/setup.sh bench    + Google Benchmark, Abseil, Boost, gnuplot
+#   scripts/setup.sh bench    + Google Benchmark, Abseil, Boost, TBB, moodycamel, gnuplot
 #                                                                 (scripts/bench.sh)
 # Several purposes may be given at once. Runs apt-get directly as root, through
 # sudo otherwise; without either it prints what to install and exits 1.
@@ -25,7 +25,8 @@ pkgs_pymodule=(python3-dev)
 # test package and venv (added below, as they depend on that interpreter).
 pkgs_test=(libgtest-dev libgmock-dev pkgconf spin "${pkgs_pymodule[@]}")
 pkgs_python=("${pkgs_pymodule[@]}")
-pkgs_bench=(libbenchmark-dev libabsl-dev libboost-thread-dev gnuplot-nox python3)
+pkgs_bench=(libbenchmark-dev libabsl-dev libboost-thread-dev libtbb-dev libconcurrentqueue-dev
+            gnuplot-nox python3)
 # ------------------------------------------------------------------------------
 
 usage() { echo "usage: scripts/setup.sh demo|test|python|bench ..." >&2; exit 2; }

@@ -98,7 +98,7 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
     // Acquire: pairs with the release store in unlock()'s callback.
     std::uint32_t s = w.state.load(std::memory_order_acquire);
     if (s != kWaiting) {
-      lock();
+      if (s != kHanded) lock();
       return s;
     }
     if (r.status != pl::ParkStatus::kTimedOut) continue;  // spurious
@@ -114,12 +114,12 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
       pl::park(
           &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, nullptr);
     }
-    lock();
+    if (s != kHanded) lock();
     return s;
   }
 }
 
-Acquired QueueCore::acquire_item(bool block, const Deadline* deadline) {
+Acquired QueueCore::acquire_item(bool block, const Deadline* deadline, void* slot) {
   lock();
   if (item_free()) return Acquired::kOk;
   if (shutdown_.load(std::memory_order_relaxed)) {
@@ -131,7 +131,9 @@ Acquired QueueCore::acquire_item(bool block, const Deadline* deadline) {
     return Acquired::kUnavailable;
   }
   Waiter w;
+  w.slot = slot;
   std::uint32_t s = wait(getters_, w, deadline);
+  if (s == kHanded) return Acquired::kHanded;
   if (s == kGranted) {
     --reserved_get_;
     // An immediate shutdown may have cleared the item granted to us.
@@ -175,6 +177,13 @@ void QueueCore::item_taken() noexcept {
 void QueueCore::item_added(bool count_task) noexcept {
   size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   if (count_task) ++unfinished_;
+  rebalance();
+}
+
+void QueueCore::handed_off(bool count_task) noexcept {
+  if (count_task) ++unfinished_;
+  grant(getters_, kHanded);
+  // The slot this put acquired stays free: it may be owed to a blocked putter.
   rebalance();
 }
 

@@ -148,21 +148,17 @@ TYPED_TEST(AllQueues, BlockedGetWakesOnPut) {
 
 TYPED_TEST(AllQueues, MoveOnly) {
   using Q = typename Traits<TypeParam>::template Rebind<std::unique_ptr<int>>;
-  if constexpr (std::is_same_v<Q, q::PriorityQueue<std::unique_ptr<int>>>) {
-    GTEST_SKIP() << "unique_ptr has no operator>; see PriorityQueueCustomCompare";
-  } else {
-    Q queue;
-    queue.put(std::make_unique<int>(3));
-    queue.emplace(new int(4));
-    auto p = std::make_unique<int>(5);
-    EXPECT_TRUE(queue.try_put(std::move(p)));
-    EXPECT_EQ(p, nullptr);
-    int sum = 0;
-    sum += *queue.get();
-    sum += *queue.get_nowait();
-    sum += **queue.try_get();
-    EXPECT_EQ(sum, 12);
-  }
+  Q queue;
+  queue.put(std::make_unique<int>(3));
+  queue.emplace(new int(4));
+  auto p = std::make_unique<int>(5);
+  EXPECT_TRUE(queue.try_put(std::move(p)));
+  EXPECT_EQ(p, nullptr);
+  int sum = 0;
+  sum += *queue.get();
+  sum += *queue.get_nowait();
+  sum += **queue.try_get();
+  EXPECT_EQ(sum, 12);
 }
 
 TYPED_TEST(AllQueues, ThrowingMoveInPutAndGetKeepsTheItem) {
@@ -581,6 +577,106 @@ TEST(Queue, FifoAmongBlockedGetters) {
     for (int j = i + 1; j < kGetters; ++j) EXPECT_EQ(got[j].load(), -1);
   }
   for (auto& t : ts) t.join();
+}
+
+// Items arriving all at once still go oldest item to oldest blocked getter:
+// each put hands its item straight to the getter first in line, so no getter
+// can overtake an older one on its way back (it was a race before).
+template <class Q>
+void oldest_item_to_oldest_getter() {
+  constexpr int kGetters = 6;
+  const int kRounds = 50 / test_support::kStressDivisor;
+  for (int round = 0; round < kRounds; ++round) {
+    Q queue;
+    std::vector<std::atomic<int>> got(kGetters);
+    std::vector<std::thread> ts;
+    for (int i = 0; i < kGetters; ++i) {
+      ts.emplace_back([&, i] { got[i] = queue.get(); });
+      ASSERT_TRUE(
+          wait_until([&] { return queue.waiting_getters() == static_cast<std::size_t>(i + 1); }));
+    }
+    for (int i = 0; i < kGetters; ++i) queue.put(i);  // no waiting between puts
+    for (auto& t : ts) t.join();
+    for (int i = 0; i < kGetters; ++i) ASSERT_EQ(got[i].load(), i) << "round " << round;
+  }
+}
+TEST(Queue, OldestItemToOldestBlockedGetter) { oldest_item_to_oldest_getter<q::Queue<int>>(); }
+TEST(SimpleQueue, OldestItemToOldestBlockedGetter) {
+  oldest_item_to_oldest_getter<q::SimpleQueue<int>>();
+}
+
+// A blocked getter is handed the item directly: the put leaves the queue
+// empty and the slot free (a bounded queue of 1 takes the next put at once).
+TEST(Queue, DirectHandOffToBlockedGetter) {
+  q::Queue<std::string> queue(1);
+  std::string got;
+  std::thread t([&] { got = queue.get(); });
+  ASSERT_TRUE(wait_until([&] { return queue.waiting_getters() == 1; }));
+  queue.put(std::string(100, 'x'));  // a heap-allocated string: moved, not copied
+  EXPECT_EQ(queue.qsize(), 0u);
+  queue.put_nowait("next");  // the slot is still free
+  t.join();
+  EXPECT_EQ(got, std::string(100, 'x'));
+  EXPECT_EQ(queue.get(), "next");
+  queue.task_done();
+  queue.task_done();
+  queue.join();  // both puts counted as tasks
+}
+
+// A copy that throws while handing off to a blocked getter: the put fails,
+// the getter keeps waiting and receives the next item.
+TEST(Queue, ThrowingCopyDuringHandOffKeepsTheGetterWaiting) {
+  struct NothrowMoveThrowingCopy {
+    int v = 0;
+    NothrowMoveThrowingCopy(int x) : v(x) {}  // NOLINT
+    NothrowMoveThrowingCopy(const NothrowMoveThrowingCopy& o) : v(o.v) {
+      if (t_throw) throw std::runtime_error("copy");
+    }
+    NothrowMoveThrowingCopy(NothrowMoveThrowingCopy&& o) noexcept : v(o.v) {}
+    NothrowMoveThrowingCopy& operator=(NothrowMoveThrowingCopy&&) noexcept = default;
+  };
+  q::Queue<NothrowMoveThrowingCopy> queue;
+  std::atomic<int> got{0};
+  std::thread t([&] { got = queue.get().v; });
+  ASSERT_TRUE(wait_until([&] { return queue.waiting_getters() == 1; }));
+  NothrowMoveThrowingCopy item(5);
+  t_throw = true;
+  EXPECT_THROW(queue.put(item), std::runtime_error);
+  t_throw = false;
+  EXPECT_EQ(queue.waiting_getters(), 1u);
+  EXPECT_EQ(queue.qsize(), 0u);
+  queue.put(item);
+  t.join();
+  EXPECT_EQ(got.load(), 5);
+  queue.task_done();  // one put counted, not two
+  EXPECT_THROW(queue.task_done(), threading::ValueError);
+}
+
+// Move-only T in a PriorityQueue, ordered by value through its operator>,
+// both stored directly (noexcept move) and boxed (a move that may throw).
+template <bool kNoexceptMove>
+struct MoveOnlyPrio {
+  std::unique_ptr<int> p;
+  explicit MoveOnlyPrio(int v) : p(std::make_unique<int>(v)) {}
+  MoveOnlyPrio(MoveOnlyPrio&& o) noexcept(kNoexceptMove) : p(std::move(o.p)) {}
+  MoveOnlyPrio& operator=(MoveOnlyPrio&& o) noexcept(kNoexceptMove) {
+    p = std::move(o.p);
+    return *this;
+  }
+  bool operator>(const MoveOnlyPrio& o) const { return *p > *o.p; }
+};
+template <bool kNoexceptMove>
+void move_only_priority() {
+  q::PriorityQueue<MoveOnlyPrio<kNoexceptMove>> queue;
+  for (int v : {5, 2, 8, 1}) queue.put(MoveOnlyPrio<kNoexceptMove>(v));
+  queue.emplace(3);
+  std::vector<int> out;
+  while (auto item = queue.try_get()) out.push_back(*item->p);
+  EXPECT_EQ(out, (std::vector<int>{1, 2, 3, 5, 8}));
+}
+TEST(PriorityQueue, MoveOnlyByValue) {
+  move_only_priority<true>();
+  move_only_priority<false>();
 }
 
 TEST(PriorityQueue, CustomCompareAndMoveOnly) {

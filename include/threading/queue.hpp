@@ -62,6 +62,12 @@
 // Guarantees beyond Python's letter:
 //   * FIFO among blocked threads: blocked getters are served oldest first,
 //     and so are blocked putters (each freed slot goes to the oldest one).
+//     A put that finds a getter blocked hands its item straight to the
+//     oldest one (built in that getter's frame; the queue stays empty and the
+//     slot free), so the oldest item always reaches the oldest blocked getter
+//     even when items arrive at once. (For a T whose move may throw, the item
+//     goes through the queue instead, granted to that getter: the getters
+//     granted at once then take the items in the order they run.)
 //   * No herd: an arriving item wakes exactly one blocked getter and a freed
 //     slot exactly one blocked putter; the slot or item is reserved for it,
 //     so no thread arriving meanwhile can take it. shutdown() wakes all.
@@ -87,6 +93,9 @@
 //
 // Performance: blocking rests on the parking core, each blocked thread
 // parking on its own waiter record (never std::mutex/condition_variable).
+// A waiting thread spins briefly on its own record before sleeping (the
+// parking core's spin); a handed-off get returns without taking the queue's
+// lock again.
 // An uncontended put/get is one Lock acquire/release around a deque
 // operation. PriorityQueue is a binary heap (boxed when T's move may throw).
 #pragma once
@@ -262,10 +271,16 @@ class BasicQueue {
 
   T get(bool block = true, Timeout timeout = std::nullopt) {
     if (block) check_get_timeout(timeout);
-    Acquired r = core_.acquire_item(false, nullptr);
-    if (r == Acquired::kUnavailable && block) {
+    // Without a timeout there is nothing to check before waiting: one call
+    // (one lock round trip) does it; a timeout is checked only if we wait.
+    Landing landing;
+    Acquired r = core_.acquire_item(block && timeout.is_none(), nullptr, landing.slot());
+    if (r == Acquired::kUnavailable && block && !timeout.is_none()) {
       std::optional<Deadline> d = python_deadline(timeout);
-      r = core_.acquire_item(true, d ? &*d : nullptr);
+      r = core_.acquire_item(true, d ? &*d : nullptr, landing.slot());
+    }
+    if (r == Acquired::kHanded) {
+      if constexpr (kHandoff) return landing.template take<T>();
     }
     if (r == Acquired::kShutDown) throw ShutDown();
     if (r == Acquired::kUnavailable) throw Empty();
@@ -340,8 +355,8 @@ class BasicQueue {
       if (core_.is_shutdown()) throw ShutDown();
       check_timeout(timeout);
     }
-    Acquired r = core_.acquire_slot(false, nullptr);
-    if (r == Acquired::kUnavailable && block) {
+    Acquired r = core_.acquire_slot(block && timeout.is_none(), nullptr);
+    if (r == Acquired::kUnavailable && block && !timeout.is_none()) {
       std::optional<Deadline> d = python_deadline(timeout);
       r = core_.acquire_slot(true, d ? &*d : nullptr);
     }
@@ -358,14 +373,64 @@ class BasicQueue {
   }
 
   std::optional<T> try_get_impl(bool block, const Deadline* d) {
-    if (core_.acquire_item(block, d) != Acquired::kOk) return std::nullopt;
+    Landing landing;
+    Acquired r = core_.acquire_item(block, d, landing.slot());
+    if constexpr (kHandoff) {
+      if (r == Acquired::kHanded) return landing.template take<std::optional<T>>();
+    }
+    if (r != Acquired::kOk) return std::nullopt;
     return take<std::optional<T>>();
   }
 
-  // Lock held, a slot ours.
+  // Direct hand-off (queue_core.hpp) only when moving the item out of the
+  // landing place cannot throw: otherwise the item could not stay in the
+  // queue as promised. Such T go through the queue (granted, then taken).
+  static constexpr bool kHandoff =
+      std::is_nothrow_move_constructible_v<T> && std::is_nothrow_destructible_v<T>;
+  // Where a blocked get receives a handed-off item: on the getter's stack.
+  class Landing {
+   public:
+    Landing() noexcept {}
+    ~Landing() {}
+    Landing(const Landing&) = delete;
+    Landing& operator=(const Landing&) = delete;
+    void* slot() noexcept {
+      if constexpr (kHandoff) {
+        return &u_.item;
+      } else {
+        return nullptr;
+      }
+    }
+    // After kHanded: the item was built in the slot. Move out (no throw).
+    template <class R>
+    R take() noexcept {
+      struct Destroy {
+        T* p;
+        ~Destroy() { p->~T(); }
+      } d{&u_.item};
+      return make<R>(std::move(u_.item));
+    }
+
+   private:
+    union U {
+      U() noexcept {}
+      ~U() {}
+      T item;
+    } u_;
+  };
+
+  // Lock held, a slot ours. A getter first in line takes the item directly.
   template <class... A>
   void store(A&&... args) {
     try {
+      if constexpr (kHandoff) {
+        if (detail::Waiter* w = core_.handoff_target()) {
+          ::new (w->slot) T(std::forward<A>(args)...);
+          core_.handed_off(true);
+          core_.unlock();
+          return;
+        }
+      }
       storage_.emplace(std::forward<A>(args)...);
     } catch (...) {
       core_.add_failed();  // the slot goes to the next putter
@@ -478,25 +543,19 @@ class SimpleQueue {
       detail::check_simple_timeout(timeout);
       if (!timeout.is_none()) d = Deadline::after(timeout.seconds());
     }
-    if (core_.acquire_item(block, d ? &*d : nullptr) != detail::Acquired::kOk) throw Empty();
-    return take<T>();
+    return get_impl<T>(block, d ? &*d : nullptr);
   }
   T get_nowait() { return get(false); }
-  std::optional<T> try_get() {
-    if (core_.acquire_item(false, nullptr) != detail::Acquired::kOk) return std::nullopt;
-    return take<std::optional<T>>();
-  }
+  std::optional<T> try_get() { return get_impl<std::optional<T>>(false, nullptr); }
   template <class Rep, class Period>
   std::optional<T> try_get_for(const std::chrono::duration<Rep, Period>& d) {
     Deadline dl = Deadline::after(d);
-    if (core_.acquire_item(true, &dl) != detail::Acquired::kOk) return std::nullopt;
-    return take<std::optional<T>>();
+    return get_impl<std::optional<T>>(true, &dl);
   }
   template <class Clock, class Duration>
   std::optional<T> try_get_until(const std::chrono::time_point<Clock, Duration>& t) {
     Deadline dl = Deadline::at(t);
-    if (core_.acquire_item(true, &dl) != detail::Acquired::kOk) return std::nullopt;
-    return take<std::optional<T>>();
+    return get_impl<std::optional<T>>(true, &dl);
   }
 
   std::size_t qsize() const noexcept { return core_.size(); }
@@ -509,6 +568,12 @@ class SimpleQueue {
 
   void link(Node* n) noexcept {
     core_.lock();
+    if (detail::Waiter* w = core_.handoff_target()) {
+      *static_cast<Node**>(w->slot) = n;  // the oldest blocked getter takes it
+      core_.handed_off(false);
+      core_.unlock();
+      return;
+    }
     if (tail_ != nullptr) {
       tail_->next = n;
     } else {
@@ -524,14 +589,31 @@ class SimpleQueue {
     ~NodeGuard() { delete node; }  // ~T of the moved-from value: outside the lock
   };
 
-  // Lock held, an item ours: unlink under the lock, move out after it.
+  // R is T (throws Empty when none) or std::optional<T>. A blocked get may be
+  // handed the node directly by link() (the queue's lock is then not held).
   template <class R>
-  R take() {
-    Node* n = head_;
+  R get_impl(bool block, const Deadline* d) {
+    Node* handed = nullptr;
+    detail::Acquired r = core_.acquire_item(block, d, &handed);
+    if (r == detail::Acquired::kHanded) return take<R>(handed);
+    if (r != detail::Acquired::kOk) {
+      if constexpr (std::is_same_v<R, T>) {
+        throw Empty();
+      } else {
+        return std::nullopt;
+      }
+    }
+    Node* n = head_;  // lock held, an item ours: unlink under the lock
     head_ = n->next;
     if (head_ == nullptr) tail_ = nullptr;
     core_.item_taken();
     core_.unlock();
+    return take<R>(n);
+  }
+
+  // n is ours, the lock not held: move the value out.
+  template <class R>
+  R take(Node* n) {
     NodeGuard guard{n};
     try {
       if constexpr (std::is_same_v<R, T>) {

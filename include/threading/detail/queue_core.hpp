@@ -10,6 +10,11 @@
 // timed-out waiter that was granted at the last moment still gets its item
 // (it sees it is no longer listed and waits for the grant to be published).
 //
+// Direct hand-off: a getter whose T moves without throwing waits with a
+// landing slot; a put finding it first in line builds the item there and
+// wakes it with kHanded, so it returns without re-taking the lock, and the
+// oldest item reaches the oldest getter even when several arrive at once.
+//
 // Self-synchronising: a grant's state is published inside the parking
 // core's unpark callback, after the internal lock was released; after that
 // store the granting thread never touches the queue or the record again.
@@ -31,7 +36,11 @@ struct Waiter {
   Waiter* prev = nullptr;
   Waiter* wake_next = nullptr;  // in the chain woken after the lock is released
   bool listed = false;          // guarded by the queue's lock
-  std::uint32_t outcome = 0;    // what to publish in `state` when woken
+  // A getter's landing place for a direct hand-off (nullptr: none). A put
+  // that finds this getter first in line builds its item here, under the
+  // lock, and the getter returns it without touching the queue again.
+  void* slot = nullptr;
+  std::uint32_t outcome = 0;  // what to publish in `state` when woken
   std::atomic<std::uint32_t> state{0};
 };
 
@@ -43,15 +52,17 @@ struct WaitList {
   void unlink(Waiter* w) noexcept;
 };
 
-// Results of acquire_item()/acquire_slot().
-enum class Acquired : std::uint8_t { kOk, kUnavailable, kShutDown };
+// Results of acquire_item()/acquire_slot(). kHanded: the item was built in
+// the caller's slot and the lock is not held.
+enum class Acquired : std::uint8_t { kOk, kUnavailable, kShutDown, kHanded };
 
 class QueueCore {
  public:
   static constexpr std::uint32_t kWaiting = 0;
   static constexpr std::uint32_t kGranted = 1;
   static constexpr std::uint32_t kShutDown = 2;
-  static constexpr std::uint32_t kDone = 3;  // join(): unfinished tasks reached 0
+  static constexpr std::uint32_t kDone = 3;    // join(): unfinished tasks reached 0
+  static constexpr std::uint32_t kHanded = 4;  // an item was built in the slot
 
   explicit QueueCore(long long maxsize) noexcept : maxsize_(maxsize) {}
   QueueCore(const QueueCore&) = delete;
@@ -60,7 +71,9 @@ class QueueCore {
   // Waits for an item the caller may take (deadline nullptr = forever;
   // block=false = never wait). kOk returns with the lock held: the caller
   // takes the item, then calls item_taken() or take_failed(), then unlock().
-  Acquired acquire_item(bool block, const Deadline* deadline);
+  // With a slot, a blocked call may instead be handed an item directly
+  // (kHanded, lock not held; see Waiter::slot).
+  Acquired acquire_item(bool block, const Deadline* deadline, void* slot = nullptr);
   // Waits for a free slot; kOk returns with the lock held: the caller stores
   // the item, then calls item_added() or add_failed(), then unlock().
   Acquired acquire_slot(bool block, const Deadline* deadline);
@@ -68,6 +81,13 @@ class QueueCore {
   void item_taken() noexcept;
   void take_failed() noexcept { rebalance(); }
   void item_added(bool count_task) noexcept;
+  // Lock held: the oldest blocked getter if it takes direct hand-offs. Then
+  // the queue holds no item free for it (else it would not be waiting).
+  Waiter* handoff_target() const noexcept {
+    return getters_.head != nullptr && getters_.head->slot != nullptr ? getters_.head : nullptr;
+  }
+  // Lock held: the item was built in handoff_target()'s slot; wake it.
+  void handed_off(bool count_task) noexcept;
   void add_failed() noexcept { rebalance(); }
   // A taken item given back (SimpleQueue, when moving it out threw).
   void item_returned() noexcept;
