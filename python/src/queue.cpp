@@ -373,7 +373,7 @@ PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<do
       };
       if (!hook_wait(q, cond, block, t, full, g_full, true)) return nullptr;
     }
-    Ref r(PyObject_CallMethod(self, "_put", "O", item));
+    Ref r(PyObject_CallMethod(self, "_put", "(O)", item));
     if (!r) return nullptr;
     ++q->unfinished;
     if (!cond_notify(self, "not_empty", false)) return nullptr;
@@ -476,7 +476,7 @@ PyObject* queue_get(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObje
 
 PyObject* queue_get_nowait(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
-  if (!is_base_type(o)) return PyObject_CallMethod(o, "get", "O", Py_False);
+  if (!is_base_type(o)) return PyObject_CallMethod(o, "get", "(O)", Py_False);
   return get_native(q, false, std::nullopt, false);
 }
 
@@ -654,7 +654,7 @@ PyObject* fifo_put_hook(PyObject* o, PyObject* item) {
     Py_RETURN_NONE;
   }
   Ref store(attr(o, "queue"));
-  return store ? PyObject_CallMethod(store.get(), "append", "O", item) : nullptr;
+  return store ? PyObject_CallMethod(store.get(), "append", "(O)", item) : nullptr;
 }
 
 PyObject* native_get_hook(QueueObject* q) {

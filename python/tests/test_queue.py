@@ -78,6 +78,14 @@ class OrderTests(unittest.TestCase):
         self.assertEqual(self.fill(pq.PriorityQueue(), items), sorted(items))
         self.assertEqual(self.fill(pq.SimpleQueue(), items), items)
 
+    def test_tuple_items(self):
+        # A tuple is one item, also where the hooks are called from C.
+        for cls in QUEUES + (pq.SimpleQueue,):
+            q = cls()
+            q.put((2, "b"))
+            q.put_nowait((1, "a"))
+            self.assertEqual({q.get(), q.get()}, {(1, "a"), (2, "b")})
+
     def test_sizes(self):
         for cls in QUEUES:
             q = cls(2)
@@ -482,7 +490,7 @@ class ShutDownTests(unittest.TestCase):
     def test_immediate_drops_items_and_releases_join(self):
         for cls in QUEUES:
             q = cls()
-            item = object()
+            item = [1]  # comparable, for PriorityQueue
             base = sys.getrefcount(item)
             q.put(item)
             q.put(item)
