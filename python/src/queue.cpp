@@ -2,17 +2,18 @@
 // the API and exceptions of Python's `queue` module (see python/README.md).
 //
 // Two paths, chosen per instance in __init__:
-//   * native (Queue and LifoQueue whose _init/_qsize/_put/_get are ours, and
-//     every SimpleQueue): the items are a C++ deque of owned references and
-//     the counters are plain fields, all guarded by the GIL (nothing in a
-//     critical section runs Python code, so it is never released midway).
+//   * native (Queue, LifoQueue and PriorityQueue whose _init/_qsize/_put/_get
+//     are ours, and every SimpleQueue): the items are a C++ deque of owned
+//     references (PriorityQueue: a list kept a heap by heapq, whose Python
+//     comparisons may release the GIL, so it also holds its heap_lock) and
+//     the counters are plain fields, all guarded by the GIL (nothing else in
+//     a critical section runs Python code, so it is never released midway).
 //     A blocked thread waits on a Lock of its own, queued FIFO, with the GIL
 //     released; an arriving item or a freed slot is *granted* to the oldest
 //     waiter (handed over, or stored for a putter) before it is woken, so
 //     exactly one thread wakes per item and nobody can barge in.
-//   * hooks (a subclass overriding a hook, and PriorityQueue, whose ordering
-//     runs Python comparisons): CPython's documented algorithm, a `mutex`
-//     and three Conditions over it (ours), calling the hooks.
+//   * hooks (a subclass overriding a hook): CPython's documented algorithm,
+//     a `mutex` and three Conditions over it (ours), calling the hooks.
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -48,13 +49,19 @@ struct Waiter {
   Waiter() { lock.acquire(); }
 };
 
-enum class Kind : unsigned char { kFifo, kLifo, kSimple };
+enum class Kind : unsigned char { kFifo, kLifo, kPriority, kSimple };
 
 struct QueueObject {
   PyObject_HEAD std::deque<PyObject*>* items;  // owned references (native path)
   std::deque<Waiter*>* getters;
   std::deque<Waiter*>* putters;
   std::deque<Waiter*>* joiners;
+  // PriorityQueue's native storage: a list kept a heap by heapq's functions.
+  // Its comparisons run Python code, which may release the GIL midway, so
+  // every change to it also holds heap_lock (as CPython's holds its mutex).
+  PyObject* heap;
+  threading::Lock* heap_lock;
+  long long reserved;  // slots granted to woken PriorityQueue putters, not yet filled
   long long maxsize;
   long long unfinished;
   bool shutdown;
@@ -68,13 +75,22 @@ QueueObject* qcast(PyObject* o) { return reinterpret_cast<QueueObject*>(o); }
 
 // --- the native path ---------------------------------------------------------
 
-bool has_room(const QueueObject* q) {
-  return q->maxsize <= 0 || static_cast<long long>(q->items->size()) < q->maxsize;
+Py_ssize_t native_size(const QueueObject* q) {
+  if (q->kind == Kind::kPriority) return q->heap != nullptr ? PyList_GET_SIZE(q->heap) : 0;
+  return static_cast<Py_ssize_t>(q->items->size());
 }
 
+bool has_room(const QueueObject* q) {
+  return q->maxsize <= 0 || native_size(q) + q->reserved < q->maxsize;
+}
+
+// The next item (a new reference), or nullptr with an error (a PriorityQueue
+// comparison that raised: the top item is then lost, as with CPython's heapq).
 PyObject* take_item(QueueObject* q) {
   PyObject* item;
-  if (q->kind == Kind::kLifo) {
+  if (q->kind == Kind::kPriority) {
+    item = PyObject_CallOneArg(g_heappop, q->heap);
+  } else if (q->kind == Kind::kLifo) {
     item = q->items->back();
     q->items->pop_back();
   } else {
@@ -83,6 +99,43 @@ PyObject* take_item(QueueObject* q) {
   }
   return item;
 }
+
+// Stores one item (borrowed); false with an error. A PriorityQueue item whose
+// comparison raised stays in the heap, as with CPython's heapq.heappush.
+bool store_item(QueueObject* q, PyObject* item) {
+  if (q->kind == Kind::kPriority) {
+    Ref r(PyObject_CallFunctionObjArgs(g_heappush, q->heap, item, nullptr));
+    return static_cast<bool>(r);
+  }
+  try {
+    q->items->push_back(item);
+  } catch (...) {
+    raise_current();
+    return false;
+  }
+  Py_INCREF(item);
+  return true;
+}
+
+// Holds a PriorityQueue's heap_lock (nothing for the other kinds), taken
+// with the GIL released if another thread holds it.
+class HeapGuard {
+ public:
+  explicit HeapGuard(QueueObject* q) : lock_(q->kind == Kind::kPriority ? q->heap_lock : nullptr) {
+    if (lock_ != nullptr && !lock_->try_lock()) {
+      Py_BEGIN_ALLOW_THREADS lock_->acquire();
+      Py_END_ALLOW_THREADS
+    }
+  }
+  ~HeapGuard() {
+    if (lock_ != nullptr) lock_->release();
+  }
+  HeapGuard(const HeapGuard&) = delete;
+  HeapGuard& operator=(const HeapGuard&) = delete;
+
+ private:
+  threading::Lock* lock_;
+};
 
 void wake(Waiter* w, int outcome) {
   w->outcome = outcome;
@@ -93,13 +146,27 @@ void wake(Waiter* w, int outcome) {
 // there, no putter while there is room. Each grant goes to the oldest waiter.
 void settle(QueueObject* q) {
   for (;;) {
-    if (!q->getters->empty() && !q->items->empty()) {
+    if (!q->getters->empty() && native_size(q) > 0) {
+      // Getters wait only on an empty queue: this is its one item, so a
+      // heap pops it without a comparison.
+      PyObject* item = take_item(q);
+      if (item == nullptr) {
+        PyErr_WriteUnraisable(reinterpret_cast<PyObject*>(q));
+        return;
+      }
       Waiter* w = q->getters->front();
       q->getters->pop_front();
-      w->item = take_item(q);
+      w->item = item;
       wake(w, kGranted);
     } else if (!q->putters->empty() && has_room(q) && !q->shutdown) {
       Waiter* w = q->putters->front();
+      if (q->kind == Kind::kPriority) {
+        // Its comparisons may raise: the putter stores its item itself.
+        q->putters->pop_front();
+        ++q->reserved;
+        wake(w, kGranted);
+        continue;
+      }
       try {
         q->items->push_back(w->item);
       } catch (...) {
@@ -186,16 +253,14 @@ bool wait_deadline(std::optional<double> t, Deadline* d) {
 PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<double> t) {
   if (q->shutdown) return raise_shut_down();
   if (q->maxsize > 0 && block && t && *t < 0) return negative_timeout();
-  if (has_room(q) && q->putters->empty()) {
-    try {
-      q->items->push_back(item);
-    } catch (...) {
-      return raise_current();
+  {
+    HeapGuard guard(q);
+    if (has_room(q) && q->putters->empty()) {
+      if (!store_item(q, item)) return nullptr;
+      ++q->unfinished;
+      settle(q);
+      Py_RETURN_NONE;
     }
-    Py_INCREF(item);
-    ++q->unfinished;
-    settle(q);
-    Py_RETURN_NONE;
   }
   if (!block) {
     PyErr_SetNone(g_full);
@@ -206,6 +271,17 @@ PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<d
   Waiter w;
   w.item = item;  // the caller's reference keeps it alive while we wait
   int r = wait_on(q->putters, w, d);
+  if (w.outcome == kGranted && q->kind == Kind::kPriority) {
+    // A slot was reserved for us: fill it, unless an exception or a
+    // shutdown came first (then the slot goes to the next putter).
+    HeapGuard guard(q);
+    --q->reserved;
+    bool stored = r >= 0 && !q->shutdown && store_item(q, item);
+    if (stored) ++q->unfinished;
+    settle(q);
+    if (stored) Py_RETURN_NONE;
+    return r < 0 || PyErr_Occurred() ? nullptr : raise_shut_down();
+  }
   if (w.outcome == kGranted && r < 0) {
     // A signal handler raised as the slot was granted: the exception wins,
     // so take the item back out if nobody has taken it yet.
@@ -227,8 +303,21 @@ PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<d
   return nullptr;
 }
 
-// Gives a granted item back (its getter's wait ended with an exception).
+// Gives a granted item back (its getter's wait ended with an exception,
+// which stays set).
 void give_back(QueueObject* q, PyObject* item) {
+  if (q->kind == Kind::kPriority) {
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    {
+      HeapGuard guard(q);
+      if (!store_item(q, item)) PyErr_Clear();  // a raising comparison: it stays in anyway
+      settle(q);
+    }
+    Py_DECREF(item);
+    PyErr_Restore(et, ev, etb);
+    return;
+  }
   try {
     if (q->kind == Kind::kLifo) {
       q->items->push_back(item);
@@ -243,12 +332,15 @@ void give_back(QueueObject* q, PyObject* item) {
 }
 
 PyObject* get_native(QueueObject* q, bool block, std::optional<double> t, bool simple) {
-  if (q->shutdown && q->items->empty()) return raise_shut_down();
+  if (q->shutdown && native_size(q) == 0) return raise_shut_down();
   if (block && t && *t < 0) return negative_timeout();
-  if (!q->items->empty()) {
-    PyObject* item = take_item(q);
-    settle(q);
-    return item;
+  {
+    HeapGuard guard(q);
+    if (native_size(q) > 0) {
+      PyObject* item = take_item(q);
+      if (item != nullptr) settle(q);
+      return item;
+    }
   }
   if (!block) {
     PyErr_SetNone(g_empty);
@@ -436,7 +528,9 @@ bool block_timeout(PyObject* block_obj, PyObject* timeout_obj, bool* block,
 
 // put_nowait()/get_nowait() call put()/get() as CPython's do, so a subclass
 // overriding those sees them; our own classes go straight to the native path.
-bool is_base_type(PyObject* o) { return Py_TYPE(o) == g_queue_type || Py_TYPE(o) == g_lifo_type; }
+bool is_base_type(PyObject* o) {
+  return Py_TYPE(o) == g_queue_type || Py_TYPE(o) == g_lifo_type || Py_TYPE(o) == g_priority_type;
+}
 
 PyObject* queue_put(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   static const char* const names[] = {"item", "block", "timeout"};
@@ -480,8 +574,6 @@ PyObject* queue_get_nowait(PyObject* o, PyObject*) {
   return get_native(q, false, std::nullopt, false);
 }
 
-Py_ssize_t native_size(QueueObject* q) { return static_cast<Py_ssize_t>(q->items->size()); }
-
 // qsize() through the hook path takes the mutex, as CPython's does.
 long long locked_qsize(PyObject* o) {
   long long n = -1;
@@ -501,7 +593,7 @@ PyObject* queue_qsize(PyObject* o, PyObject*) {
 
 PyObject* queue_empty(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
-  if (!q->hooks) return PyBool_FromLong(q->items->empty());
+  if (!q->hooks) return PyBool_FromLong(native_size(q) == 0);
   long long n = locked_qsize(o);
   return n < 0 ? nullptr : PyBool_FromLong(n == 0);
 }
@@ -584,11 +676,22 @@ PyObject* queue_shutdown(PyObject* o, PyObject* const* args, Py_ssize_t nargs, P
       Py_RETURN_NONE;
     });
   }
-  q->shutdown = true;
   std::deque<PyObject*> dropped;
+  Ref dropped_heap;  // released after the guard below
+  HeapGuard guard(q);
+  q->shutdown = true;
   if (immediate) {
-    dropped.swap(*q->items);
-    long long n = static_cast<long long>(dropped.size());
+    long long n = native_size(q);
+    if (q->kind == Kind::kPriority) {
+      dropped_heap = Ref(q->heap);
+      q->heap = PyList_New(0);
+      if (q->heap == nullptr) {
+        q->heap = dropped_heap.release();
+        return nullptr;
+      }
+    } else {
+      dropped.swap(*q->items);
+    }
     q->unfinished = q->unfinished > n ? q->unfinished - n : 0;
     if (q->unfinished == 0) {
       while (!q->joiners->empty()) {
@@ -605,7 +708,8 @@ PyObject* queue_shutdown(PyObject* o, PyObject* const* args, Py_ssize_t nargs, P
     wake(q->putters->front(), kShutDown);
     q->putters->pop_front();
   }
-  // Dropped last: a __del__ may run here and use the queue, now consistent.
+  // Dropped last: a __del__ may run here and use the queue, now consistent
+  // (dropped_heap goes at the end of the scope, after the guard).
   for (PyObject* item : dropped) Py_DECREF(item);
   Py_RETURN_NONE;
 }
@@ -641,29 +745,28 @@ PyObject* hook_qsize_m(PyObject* o, PyObject*) {
   return n < 0 ? nullptr : PyLong_FromSsize_t(n);
 }
 
+PyObject* native_put_hook(QueueObject* q, PyObject* item) {
+  HeapGuard guard(q);
+  if (!store_item(q, item)) return nullptr;
+  settle(q);
+  Py_RETURN_NONE;
+}
+
 PyObject* fifo_put_hook(PyObject* o, PyObject* item) {
   QueueObject* q = qcast(o);
-  if (!q->hooks) {
-    try {
-      q->items->push_back(item);
-    } catch (...) {
-      return raise_current();
-    }
-    Py_INCREF(item);
-    settle(q);
-    Py_RETURN_NONE;
-  }
+  if (!q->hooks) return native_put_hook(q, item);
   Ref store(attr(o, "queue"));
   return store ? PyObject_CallMethod(store.get(), "append", "(O)", item) : nullptr;
 }
 
 PyObject* native_get_hook(QueueObject* q) {
-  if (q->items->empty()) {
+  HeapGuard guard(q);
+  if (native_size(q) == 0) {
     PyErr_SetString(PyExc_IndexError, "pop from an empty queue");
     return nullptr;
   }
   PyObject* item = take_item(q);
-  settle(q);
+  if (item != nullptr) settle(q);
   return item;
 }
 
@@ -682,11 +785,13 @@ PyObject* lifo_get_hook(PyObject* o, PyObject*) {
 }
 
 PyObject* heap_put_hook(PyObject* o, PyObject* item) {
+  if (!qcast(o)->hooks) return native_put_hook(qcast(o), item);
   Ref store(attr(o, "queue"));
   return store ? PyObject_CallFunctionObjArgs(g_heappush, store.get(), item, nullptr) : nullptr;
 }
 
 PyObject* heap_get_hook(PyObject* o, PyObject*) {
+  if (!qcast(o)->hooks) return native_get_hook(qcast(o));
   Ref store(attr(o, "queue"));
   return store ? PyObject_CallFunctionObjArgs(g_heappop, store.get(), nullptr) : nullptr;
 }
@@ -701,6 +806,7 @@ PyObject* queue_new(PyTypeObject* type, PyObject*, PyObject*) {
     q->getters = new std::deque<Waiter*>();
     q->putters = new std::deque<Waiter*>();
     q->joiners = new std::deque<Waiter*>();
+    q->heap_lock = new threading::Lock();
   } catch (...) {
     Py_DECREF(q);
     return raise_current();
@@ -708,12 +814,23 @@ PyObject* queue_new(PyTypeObject* type, PyObject*, PyObject*) {
   q->kind = PyType_IsSubtype(type, g_lifo_type)                               ? Kind::kLifo
             : g_queue_type != nullptr && PyType_IsSubtype(type, g_queue_type) ? Kind::kFifo
                                                                               : Kind::kSimple;
-  // Without __init__ a PriorityQueue still must not run the FIFO path.
-  q->hooks = g_priority_type != nullptr && PyType_IsSubtype(type, g_priority_type);
+  if (g_priority_type != nullptr && PyType_IsSubtype(type, g_priority_type)) {
+    q->kind = Kind::kPriority;
+    q->heap = PyList_New(0);
+    if (q->heap == nullptr) {
+      Py_DECREF(q);
+      return nullptr;
+    }
+  }
   return reinterpret_cast<PyObject*>(q);
 }
 
 void drop_items(QueueObject* q) {
+  if (q->heap != nullptr) {
+    Ref old(q->heap);
+    q->heap = PyList_New(0);  // nullptr (no memory) is tolerated: size reads check it
+    if (q->heap == nullptr) PyErr_Clear();
+  }
   if (q->items == nullptr) return;
   std::deque<PyObject*> dropped;
   dropped.swap(*q->items);
@@ -724,6 +841,7 @@ int queue_traverse(PyObject* o, visitproc visit, void* arg) {
   QueueObject* q = qcast(o);
   Py_VISIT(Py_TYPE(o));
   Py_VISIT(q->dict);
+  Py_VISIT(q->heap);
   if (q->items != nullptr) {
     for (PyObject* item : *q->items) Py_VISIT(item);
   }
@@ -743,6 +861,8 @@ void queue_dealloc(PyObject* o) {
   QueueObject* q = qcast(o);
   if (q->weakrefs != nullptr) PyObject_ClearWeakRefs(o);
   queue_clear(o);
+  Py_CLEAR(q->heap);
+  delete q->heap_lock;
   delete q->items;
   delete q->getters;
   delete q->putters;
@@ -783,11 +903,12 @@ int queue_init(PyObject* o, PyObject* args, PyObject* kwargs) {
   q->unfinished = 0;
   q->shutdown = false;
   PyTypeObject* type = Py_TYPE(o);
-  int native = 0;
-  if (!PyType_IsSubtype(type, g_priority_type)) {
-    native = same_hooks(type, q->kind == Kind::kLifo ? g_lifo_type : g_queue_type);
-    if (native < 0) return -1;
-  }
+  q->reserved = 0;
+  PyTypeObject* base = q->kind == Kind::kLifo       ? g_lifo_type
+                       : q->kind == Kind::kPriority ? g_priority_type
+                                                    : g_queue_type;
+  int native = same_hooks(type, base);
+  if (native < 0) return -1;
   q->hooks = !native;
   if (!q->hooks) return 0;
   // The hook path: CPython's attributes, then the subclass's _init.
@@ -814,7 +935,10 @@ int set_maxsize(PyObject* o, PyObject* value, void*) {
   if (overflow) v = overflow > 0 ? LLONG_MAX : -1;
   QueueObject* q = qcast(o);
   q->maxsize = v;
-  if (!q->hooks) settle(q);  // more room: blocked putters go in
+  if (!q->hooks) {
+    HeapGuard guard(q);
+    settle(q);  // more room: blocked putters go in
+  }
   return 0;
 }
 

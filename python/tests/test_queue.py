@@ -388,6 +388,52 @@ class RefTests(unittest.TestCase):
         self.assertEqual(q.get_nowait(), "from __del__")
 
 
+class PriorityTests(unittest.TestCase):
+    def test_raising_comparison_leaves_queue_usable(self):
+        q = pq.PriorityQueue()
+        q.put(1)
+        with self.assertRaises(TypeError):
+            q.put("x")  # stays in the heap, as with CPython's heapq; not counted as a task
+        self.assertEqual(q.unfinished_tasks, 1)
+        self.assertEqual(q.qsize(), 2)
+
+    def test_comparisons_releasing_the_gil(self):
+        # __lt__ in Python lets other threads run midway through a heap
+        # operation: the heap's own lock keeps it whole.
+        class Slow:
+            def __init__(self, v):
+                self.v = v
+
+            def __lt__(self, other):
+                time.sleep(0)  # releases the GIL
+                return self.v < other.v
+
+        q = pq.PriorityQueue()
+        n, per = 4, 200
+
+        def produce(k):
+            for i in range(per):
+                q.put(Slow(k * per + i))
+
+        threads = [threading.Thread(target=produce, args=(k,)) for k in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        got = [q.get_nowait().v for _ in range(n * per)]
+        self.assertEqual(got, list(range(n * per)))
+
+    def test_bounded_blocked_putters(self):
+        q = pq.PriorityQueue(2)
+        q.put(5)
+        q.put(6)
+        t1, b1 = start(q.put, 1)
+        self.assertEqual(q.get(), 5)  # a slot for the blocked putter
+        t1.join()
+        self.assertEqual(b1, {"r": None})
+        self.assertEqual((q.get(), q.get(), q.unfinished_tasks), (1, 6, 3))
+
+
 class HookTests(unittest.TestCase):
     def test_overridden_hooks_are_used(self):
         class SetQueue(pq.Queue):
@@ -587,9 +633,18 @@ class CtrlCTests(unittest.TestCase):
     def test_join(self):
         self.check("join", "q = pq.Queue(); q.put(0)", "q.join()")
 
-    def test_hook_path_get(self):
-        # PriorityQueue runs CPython's algorithm: Condition.wait interrupts.
+    def test_priority_get(self):
         self.check("get", "q = pq.PriorityQueue()", "q.get()")
+
+    def test_hook_path_get(self):
+        # A subclass overriding a hook runs CPython's algorithm: our
+        # Condition.wait is what Ctrl-C interrupts.
+        self.check("get", """
+            class Q(pq.Queue):
+                def _get(self):
+                    return super()._get()
+            q = Q()
+            """, "q.get()")
 
 
 if __name__ == "__main__":
