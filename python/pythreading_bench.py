@@ -226,6 +226,8 @@ def queue_cases(k):
         ("queue.Queue 1->1, unbounded", queue_transfer("Queue"), 200_000 // k),
         ("queue.Queue 1->1, maxsize 64", queue_transfer("Queue", 64), 200_000 // k),
         ("queue.Queue 1->1, maxsize 1", queue_transfer("Queue", 1), 20_000 // k),
+        ("queue.LifoQueue 1->1, maxsize 64", queue_transfer("LifoQueue", 64), 200_000 // k),
+        ("queue.PriorityQueue 1->1, unbounded", queue_transfer("PriorityQueue"), 200_000 // k),
         ("queue.SimpleQueue 1->1", queue_transfer("SimpleQueue"), 200_000 // k),
     ]
 

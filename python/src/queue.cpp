@@ -369,20 +369,29 @@ PyObject* get_native(QueueObject* q, bool block, std::optional<double> t, bool s
 
 // --- the hook path: CPython's algorithm over our Lock and Conditions --------
 
-PyObject* attr(PyObject* o, const char* name) { return PyObject_GetAttrString(o, name); }
+// An interned name, made at its first use and kept for the process: the
+// hook path calls methods by name on every operation.
+#define NAME(s)                                                      \
+  ([]() -> PyObject* {                                               \
+    static PyObject* const interned = PyUnicode_InternFromString(s); \
+    return interned;                                                 \
+  }())
+
+PyObject* attr(PyObject* o, PyObject* name) { return PyObject_GetAttr(o, name); }
 
 // Calls `fn(cond)` between cond.__enter__() and cond.__exit__(); the first
 // error wins.
 template <class Fn>
-PyObject* with_cond(PyObject* self, const char* cond_name, Fn&& fn) {
+PyObject* with_cond(PyObject* self, PyObject* cond_name, Fn&& fn) {
   Ref cond(attr(self, cond_name));
   if (!cond) return nullptr;
-  Ref entered(PyObject_CallMethod(cond.get(), "__enter__", nullptr));
+  Ref entered(PyObject_CallMethodNoArgs(cond.get(), NAME("__enter__")));
   if (!entered) return nullptr;
   Ref result(fn(cond.get()));
   PyObject *et, *ev, *etb;
   PyErr_Fetch(&et, &ev, &etb);
-  Ref exited(PyObject_CallMethod(cond.get(), "__exit__", "OOO", Py_None, Py_None, Py_None));
+  PyObject* exit_args[] = {cond.get(), Py_None, Py_None, Py_None};
+  Ref exited(PyObject_VectorcallMethod(NAME("__exit__"), exit_args, 4, nullptr));
   if (et != nullptr) {
     PyErr_Restore(et, ev, etb);
     return nullptr;
@@ -392,7 +401,7 @@ PyObject* with_cond(PyObject* self, const char* cond_name, Fn&& fn) {
 
 // self._qsize() as a number; -1 with an error set.
 long long hook_qsize(PyObject* self) {
-  Ref n(PyObject_CallMethod(self, "_qsize", nullptr));
+  Ref n(PyObject_CallMethodNoArgs(self, NAME("_qsize")));
   if (!n) return -1;
   long long v = PyLong_AsLongLong(n.get());
   if (v == -1 && PyErr_Occurred()) return -1;
@@ -400,14 +409,16 @@ long long hook_qsize(PyObject* self) {
 }
 
 bool cond_wait(PyObject* cond, std::optional<double> remaining) {
-  Ref r(remaining ? PyObject_CallMethod(cond, "wait", "d", *remaining)
-                  : PyObject_CallMethod(cond, "wait", nullptr));
+  if (!remaining) return static_cast<bool>(Ref(PyObject_CallMethodNoArgs(cond, NAME("wait"))));
+  Ref t(PyFloat_FromDouble(*remaining));
+  Ref r(t ? PyObject_CallMethodOneArg(cond, NAME("wait"), t.get()) : nullptr);
   return static_cast<bool>(r);
 }
 
-bool cond_notify(PyObject* self, const char* cond_name, bool all) {
+bool cond_notify(PyObject* self, PyObject* cond_name, bool all) {
   Ref cond(attr(self, cond_name));
-  Ref r(cond ? PyObject_CallMethod(cond.get(), all ? "notify_all" : "notify", nullptr) : nullptr);
+  Ref r(cond ? PyObject_CallMethodNoArgs(cond.get(), all ? NAME("notify_all") : NAME("notify"))
+             : nullptr);
   return static_cast<bool>(r);
 }
 
@@ -456,7 +467,7 @@ bool hook_wait(QueueObject* q, PyObject* cond, bool block, std::optional<double>
 
 PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<double> t) {
   QueueObject* q = qcast(self);
-  return with_cond(self, "not_full", [&](PyObject* cond) -> PyObject* {
+  return with_cond(self, NAME("not_full"), [&](PyObject* cond) -> PyObject* {
     if (q->shutdown) return raise_shut_down();
     if (q->maxsize > 0) {
       auto full = [&]() -> int {
@@ -465,17 +476,17 @@ PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<do
       };
       if (!hook_wait(q, cond, block, t, full, g_full, true)) return nullptr;
     }
-    Ref r(PyObject_CallMethod(self, "_put", "(O)", item));
+    Ref r(PyObject_CallMethodOneArg(self, NAME("_put"), item));
     if (!r) return nullptr;
     ++q->unfinished;
-    if (!cond_notify(self, "not_empty", false)) return nullptr;
+    if (!cond_notify(self, NAME("not_empty"), false)) return nullptr;
     Py_RETURN_NONE;
   });
 }
 
 PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t) {
   QueueObject* q = qcast(self);
-  return with_cond(self, "not_empty", [&](PyObject* cond) -> PyObject* {
+  return with_cond(self, NAME("not_empty"), [&](PyObject* cond) -> PyObject* {
     auto empty = [&]() -> int {
       long long n = hook_qsize(self);
       return n < 0 ? -1 : n == 0;
@@ -496,9 +507,9 @@ PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t) {
             g_empty, false)) {
       return nullptr;
     }
-    Ref item(PyObject_CallMethod(self, "_get", nullptr));
+    Ref item(PyObject_CallMethodNoArgs(self, NAME("_get")));
     if (!item) return nullptr;
-    if (!cond_notify(self, "not_full", false)) return nullptr;
+    if (!cond_notify(self, NAME("not_full"), false)) return nullptr;
     return item.release();
   });
 }
@@ -577,7 +588,7 @@ PyObject* queue_get_nowait(PyObject* o, PyObject*) {
 // qsize() through the hook path takes the mutex, as CPython's does.
 long long locked_qsize(PyObject* o) {
   long long n = -1;
-  Ref r(with_cond(o, "mutex", [&](PyObject*) -> PyObject* {
+  Ref r(with_cond(o, NAME("mutex"), [&](PyObject*) -> PyObject* {
     n = hook_qsize(o);
     return n < 0 ? nullptr : Py_NewRef(Py_None);
   }));
@@ -613,10 +624,10 @@ PyObject* too_many_task_done() {
 PyObject* queue_task_done(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (q->hooks) {
-    return with_cond(o, "all_tasks_done", [&](PyObject* cond) -> PyObject* {
+    return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
       if (q->unfinished <= 0) return too_many_task_done();
       if (--q->unfinished == 0) {
-        Ref r(PyObject_CallMethod(cond, "notify_all", nullptr));
+        Ref r(PyObject_CallMethodNoArgs(cond, NAME("notify_all")));
         if (!r) return nullptr;
       }
       Py_RETURN_NONE;
@@ -636,7 +647,7 @@ PyObject* queue_task_done(PyObject* o, PyObject*) {
 PyObject* queue_join(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (q->hooks) {
-    return with_cond(o, "all_tasks_done", [&](PyObject* cond) -> PyObject* {
+    return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
       while (q->unfinished > 0) {
         if (!cond_wait(cond, std::nullopt)) return nullptr;
       }
@@ -659,20 +670,21 @@ PyObject* queue_shutdown(PyObject* o, PyObject* const* args, Py_ssize_t nargs, P
   if (immediate < 0) return nullptr;
   QueueObject* q = qcast(o);
   if (q->hooks) {
-    return with_cond(o, "mutex", [&](PyObject*) -> PyObject* {
+    return with_cond(o, NAME("mutex"), [&](PyObject*) -> PyObject* {
       q->shutdown = true;
       if (immediate) {
         for (;;) {
           long long n = hook_qsize(o);
           if (n < 0) return nullptr;
           if (n == 0) break;
-          Ref item(PyObject_CallMethod(o, "_get", nullptr));
+          Ref item(PyObject_CallMethodNoArgs(o, NAME("_get")));
           if (!item) return nullptr;
           if (q->unfinished > 0) --q->unfinished;
         }
-        if (!cond_notify(o, "all_tasks_done", true)) return nullptr;
+        if (!cond_notify(o, NAME("all_tasks_done"), true)) return nullptr;
       }
-      if (!cond_notify(o, "not_empty", true) || !cond_notify(o, "not_full", true)) return nullptr;
+      if (!cond_notify(o, NAME("not_empty"), true) || !cond_notify(o, NAME("not_full"), true))
+        return nullptr;
       Py_RETURN_NONE;
     });
   }
@@ -739,7 +751,7 @@ PyObject* list_init_hook(PyObject* o, PyObject*) {
 PyObject* hook_qsize_m(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return PyLong_FromSsize_t(native_size(q));
-  Ref store(attr(o, "queue"));
+  Ref store(attr(o, NAME("queue")));
   if (!store) return nullptr;
   Py_ssize_t n = PyObject_Length(store.get());
   return n < 0 ? nullptr : PyLong_FromSsize_t(n);
@@ -755,8 +767,8 @@ PyObject* native_put_hook(QueueObject* q, PyObject* item) {
 PyObject* fifo_put_hook(PyObject* o, PyObject* item) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_put_hook(q, item);
-  Ref store(attr(o, "queue"));
-  return store ? PyObject_CallMethod(store.get(), "append", "(O)", item) : nullptr;
+  Ref store(attr(o, NAME("queue")));
+  return store ? PyObject_CallMethodOneArg(store.get(), NAME("append"), item) : nullptr;
 }
 
 PyObject* native_get_hook(QueueObject* q) {
@@ -773,26 +785,26 @@ PyObject* native_get_hook(QueueObject* q) {
 PyObject* fifo_get_hook(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_get_hook(q);
-  Ref store(attr(o, "queue"));
-  return store ? PyObject_CallMethod(store.get(), "popleft", nullptr) : nullptr;
+  Ref store(attr(o, NAME("queue")));
+  return store ? PyObject_CallMethodNoArgs(store.get(), NAME("popleft")) : nullptr;
 }
 
 PyObject* lifo_get_hook(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_get_hook(q);
-  Ref store(attr(o, "queue"));
-  return store ? PyObject_CallMethod(store.get(), "pop", nullptr) : nullptr;
+  Ref store(attr(o, NAME("queue")));
+  return store ? PyObject_CallMethodNoArgs(store.get(), NAME("pop")) : nullptr;
 }
 
 PyObject* heap_put_hook(PyObject* o, PyObject* item) {
   if (!qcast(o)->hooks) return native_put_hook(qcast(o), item);
-  Ref store(attr(o, "queue"));
+  Ref store(attr(o, NAME("queue")));
   return store ? PyObject_CallFunctionObjArgs(g_heappush, store.get(), item, nullptr) : nullptr;
 }
 
 PyObject* heap_get_hook(PyObject* o, PyObject*) {
   if (!qcast(o)->hooks) return native_get_hook(qcast(o));
-  Ref store(attr(o, "queue"));
+  Ref store(attr(o, NAME("queue")));
   return store ? PyObject_CallFunctionObjArgs(g_heappop, store.get(), nullptr) : nullptr;
 }
 
