@@ -250,6 +250,32 @@ bool wait_deadline(std::optional<double> t, Deadline* d) {
   return true;
 }
 
+// The common cases, one call each: an item stored in a deque-backed queue
+// with room and nobody waiting to put, and an item taken from a non-empty
+// one. nullptr without an error: not that case (take the general path).
+inline PyObject* put_fast(QueueObject* q, PyObject* item) {
+  if (q->kind == Kind::kPriority || q->shutdown || !q->putters->empty() ||
+      (q->maxsize > 0 && static_cast<long long>(q->items->size()) >= q->maxsize)) {
+    return nullptr;
+  }
+  try {
+    q->items->push_back(item);
+  } catch (...) {
+    return nullptr;  // the general path raises MemoryError
+  }
+  Py_INCREF(item);
+  ++q->unfinished;
+  if (!q->getters->empty()) settle(q);
+  Py_RETURN_NONE;
+}
+
+inline PyObject* get_fast(QueueObject* q) {
+  if (q->kind == Kind::kPriority || q->items->empty()) return nullptr;
+  PyObject* item = take_item(q);
+  if (!q->putters->empty()) settle(q);
+  return item;
+}
+
 PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<double> t) {
   if (q->shutdown) return raise_shut_down();
   if (q->maxsize > 0 && block && t && *t < 0) return negative_timeout();
@@ -544,12 +570,15 @@ bool is_base_type(PyObject* o) {
 }
 
 PyObject* queue_put(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  QueueObject* q = qcast(o);
+  if (nargs == 1 && kwnames == nullptr && !q->hooks) {
+    if (PyObject* r = put_fast(q, args[0])) return r;
+  }
   static const char* const names[] = {"item", "block", "timeout"};
   PyObject* a[3];
   if (!parse_args("Queue.put", names, 3, 3, args, nargs, kwnames, a, 1)) return nullptr;
   bool block;
   std::optional<double> t;
-  QueueObject* q = qcast(o);
   if (!block_timeout(a[1], a[2], &block, &t)) return nullptr;
   if (q->hooks) return put_hooks(o, a[0], block, t);
   // CPython compares the timeout only on a bounded queue.
@@ -568,13 +597,16 @@ PyObject* queue_put_nowait(PyObject* o, PyObject* const* args, Py_ssize_t nargs,
 }
 
 PyObject* queue_get(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  QueueObject* q = qcast(o);
+  if (nargs == 0 && kwnames == nullptr && !q->hooks) {
+    if (PyObject* item = get_fast(q)) return item;
+  }
   static const char* const names[] = {"block", "timeout"};
   PyObject* a[2];
   if (!parse_args("Queue.get", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
   bool block;
   std::optional<double> t;
   if (!block_timeout(a[0], a[1], &block, &t)) return nullptr;
-  QueueObject* q = qcast(o);
   if (q->hooks) return get_hooks(o, block, t);
   return get_native(q, block, t, false);
 }
@@ -1057,6 +1089,9 @@ PyType_Spec priority_spec = {"pythreading.queue.PriorityQueue", sizeof(QueueObje
 // --- SimpleQueue ----------------------------------------------------------------
 
 PyObject* simple_put(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 1 && kwnames == nullptr) {
+    if (PyObject* r = put_fast(qcast(o), args[0])) return r;
+  }
   static const char* const names[] = {"item", "block", "timeout"};
   PyObject* a[3];
   if (!parse_args("put", names, 3, 3, args, nargs, kwnames, a, 1)) return nullptr;
@@ -1072,6 +1107,9 @@ PyObject* simple_put_nowait(PyObject* o, PyObject* const* args, Py_ssize_t nargs
 }
 
 PyObject* simple_get(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs == 0 && kwnames == nullptr) {
+    if (PyObject* item = get_fast(qcast(o))) return item;
+  }
   static const char* const names[] = {"block", "timeout"};
   PyObject* a[2];
   if (!parse_args("get", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
