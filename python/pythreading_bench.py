@@ -196,6 +196,46 @@ def thread_start_join(mod):
     return run
 
 
+# --- pythreading.queue against the standard queue module ---------------------
+# One producer thread, the main thread consuming; ns per item. "threading"
+# is the standard library's queue module there (queue.Queue is pure Python,
+# queue.SimpleQueue is C), "pythreading" is pythreading.queue.
+
+def queue_transfer(cls, maxsize=None):
+    def make(mod):
+        import queue as std_queue
+        import pythreading.queue as our_queue
+        qmod = our_queue if mod is pythreading else std_queue
+
+        def run(n):
+            q = getattr(qmod, cls)() if maxsize is None else getattr(qmod, cls)(maxsize)
+
+            def producer():
+                put = q.put
+                for i in range(n):
+                    put(i)
+
+            t = threading.Thread(target=producer)
+            t.start()
+            get = q.get
+            for _ in range(n):
+                get()
+            t.join()
+        return run
+    return make
+
+
+def queue_cases(k):
+    return [
+        ("queue.Queue 1->1, unbounded", queue_transfer("Queue"), 200_000 // k),
+        ("queue.Queue 1->1, maxsize 64", queue_transfer("Queue", 64), 200_000 // k),
+        ("queue.Queue 1->1, maxsize 1", queue_transfer("Queue", 1), 20_000 // k),
+        ("queue.LifoQueue 1->1, maxsize 64", queue_transfer("LifoQueue", 64), 200_000 // k),
+        ("queue.PriorityQueue 1->1, unbounded", queue_transfer("PriorityQueue"), 200_000 // k),
+        ("queue.SimpleQueue 1->1", queue_transfer("SimpleQueue"), 200_000 // k),
+    ]
+
+
 def main():
     k = 10 if QUICK else 1
     cases = [
@@ -212,7 +252,7 @@ def main():
     ]
     print(f"Python {sys.version.split()[0]}; ns per operation, best of {REPEAT}")
     print(f"{'operation':<38}{'threading':>12}{'pythreading':>13}{'ratio':>8}")
-    for name, make, n in cases:
+    for name, make, n in cases + queue_cases(k):
         ref = best(make(threading), n)
         ours = best(make(pythreading), n)
         print(f"{name:<38}{ref:>12.0f}{ours:>13.0f}{ref / ours:>8.2f}")

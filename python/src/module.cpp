@@ -53,7 +53,9 @@ bool init_module(PyObject* m) {
       PyModule_AddObject(m, "TIMEOUT_MAX", PyFloat_FromDouble(threading::TIMEOUT_MAX)) < 0) {
     return false;
   }
-  if (!init_locks(m) || !init_sync(m) || !init_thread(m) || !init_local(m)) return false;
+  if (!init_locks(m) || !init_sync(m) || !init_thread(m) || !init_local(m) || !init_queue(m)) {
+    return false;
+  }
   Ref all(PyList_New(0));
   if (!all) return false;
   for (const char* name : kAll) {

@@ -25,5 +25,11 @@ with lock:
     done.set()
 t.join(5.0)
 assert seen == ["worker"] and not lock.locked(), seen
+import pythreading.queue
+from pythreading import queue
+assert queue is pythreading.queue and queue.Empty is __import__("queue").Empty
+q = queue.Queue(1)
+q.put("item")
+assert q.get() == "item"
 print("pip install: ok,", threading.__file__)
 PY
