@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "futex.hpp"
+#include "os/futex.hpp"
 #include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"

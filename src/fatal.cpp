@@ -1,9 +1,10 @@
 #include "fatal.hpp"
 
-#include <string.h>
 #include <unistd.h>
 
 #include <cstdlib>
+
+#include "os/os_error.hpp"
 
 namespace threading::detail {
 
@@ -38,18 +39,15 @@ void fatal_os_error(const char* call, int err) noexcept {
   m.add(call);
   m.add(" failed: errno ");
   m.add_int(err);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  // Plain table look-ups in glibc (strerror() may allocate for unknown codes).
-  if (const char* name = strerrorname_np(err)) {
+  if (const char* name = os::error_name(err)) {
     m.add(" (");
     m.add(name);
-    if (const char* desc = strerrordesc_np(err)) {
+    if (const char* desc = os::error_description(err)) {
       m.add(": ");
       m.add(desc);
     }
     m.add(")");
   }
-#endif
   m.add("\n");
   if (m.len == sizeof m.buf) m.buf[m.len - 1] = '\n';
   (void)!write(2, m.buf, m.len);

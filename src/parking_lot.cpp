@@ -5,9 +5,9 @@
 #include <atomic>
 
 #include "fatal.hpp"
-#include "futex.hpp"
 #include "spin.hpp"
 #include "threading/interrupt.hpp"
+#include "word_lock.hpp"
 
 namespace threading::detail::parking_lot {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <sched.h>
 
-#include "futex.hpp"
+#include "os/futex.hpp"
 
 namespace threading::detail {
 

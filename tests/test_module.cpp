@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support.hpp"
+#include "threading/detail/exit_wait.hpp"
 #include "threading/errors.hpp"
 #include "threading/event.hpp"
 #include "threading/local.hpp"
@@ -343,8 +344,8 @@ TEST(Excepthook, GetSetCallAndDefault) {
 }
 
 TEST(Shutdown, ExplicitShutdownOutsideMainWaitsForNonDaemonThreads) {
-  // _shutdown() from a worker joins the other non-daemon threads (not daemons,
-  // not itself) and does not stop the main thread.
+  // The exit wait (detail::exit_wait(), CPython's _shutdown()) from a worker joins the other
+  // non-daemon threads (not daemons, not itself) and does not stop the main thread.
   Event release;
   std::atomic<bool> finished{false};
   auto worker = std::make_shared<Thread>([&] {
@@ -357,7 +358,7 @@ TEST(Shutdown, ExplicitShutdownOutsideMainWaitsForNonDaemonThreads) {
   daemon->start();
   std::atomic<bool> done{false};
   auto shutter = std::make_shared<Thread>([&] {
-    threading::_shutdown();
+    threading::detail::exit_wait();
     done = true;
   });
   shutter->start();

@@ -1,7 +1,7 @@
 // The parking core on its own: park/unpark, validation, timeouts, the
 // timeout-vs-unpark race, requeue, FIFO order, and a lost-wake-up stress.
-// Also the OS wall beneath it (src/futex.*): sleeping across fork, a deadline
-// of TIMEOUT_MAX, and a futex the OS refuses.
+// Also the OS wall beneath it (src/os/futex.hpp and its implementations):
+// sleeping across fork, a deadline of TIMEOUT_MAX, and a futex the OS refuses.
 #include <gtest/gtest.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "../src/futex.hpp"
+#include "../src/os/futex.hpp"
 #include "programs/child.hpp"
 #include "support.hpp"
 #include "threading/detail/parking_lot.hpp"

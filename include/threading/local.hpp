@@ -1,9 +1,11 @@
 // threading::local<T> — Python's threading.local: one T per thread.
 //
 // clang-format off
-//   Python                               C++
-//   data = threading.local()             threading::local<Data> data;  // or data(args...)
-//   data.x = 1  (in this thread only)    data->x = 1;  data.get().x = 1;  (*data).x = 1;
+//   Python                                   C++
+//   data = threading.local()                 threading::local<Data> data;
+//   data = L(a, b)  (L(local): __init__      threading::local<Data> data(a, b);  // Data(a, b)
+//                    runs in each thread)                                          // per thread
+//   data.x = 1   (in this thread only)       data->x = 1;  data.get().x = 1;  (*data).x = 1;
 // clang-format on
 //
 // Contract:
@@ -99,23 +101,37 @@ class LocalBase {
 template <class T>
 class local : private detail::LocalBase {
  public:
+  // Keeps copies of `args` (shared by every thread, read only) to build each
+  // thread's T from. Builds no T. Raises: what copying the arguments raises,
+  // bad_alloc; fatal if the OS refuses the registry's key (see above).
+  // clang-format off
   template <class... Args>
-  requires(!(std::is_same_v<std::remove_cvref_t<Args>, local> ||
-             ...)) explicit local(Args&&... args)
+    requires(!(std::is_same_v<std::remove_cvref_t<Args>, local> || ...))
+  explicit local(Args&&... args)
       : LocalBase(&destroy), make_([... a = std::forward<Args>(args)] { return new T(a...); }) {}
+  // clang-format on
 
-  // Destroys every thread's T (see above).
+  // Destroys every thread's T (see "Destroying the local" above). Must not
+  // race with get() on this local from any thread; may race with threads
+  // exiting (it waits for a value being destroyed by one). Never raises (a
+  // T's destructor must not throw).
   ~local() = default;
 
+  // The calling thread's T, built on its first call in this thread from
+  // copies of the constructor's arguments. Raises what T's constructor
+  // raises (the next call tries again), or bad_alloc. Other threads' calls
+  // never touch this thread's T, so no synchronisation is needed to use it.
   T& get() {
     if (void* p = find()) [[likely]] {
       return *static_cast<T*>(p);
     }
     return create();
   }
+  // get(), as a pointer and a reference.
   T* operator->() { return &get(); }
   T& operator*() { return get(); }
-  // The calling thread's T if it has one already; never builds one.
+  // The calling thread's T if it has one already, else nullptr; never builds
+  // one, never raises.
   T* get_if_present() const noexcept { return static_cast<T*>(find()); }
 
  private:

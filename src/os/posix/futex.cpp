@@ -1,102 +1,23 @@
-#include "futex.hpp"
+// The per-thread sleep anywhere POSIX threads exist (CMake's
+// PYTHREADING_FUTEX=OFF, so it is also built and tested on Linux): a hashed
+// table of pthread mutex/condvar pairs stands in for the futex. The one place
+// in the library where a pthread mutex or condvar is used.
+#include "../futex.hpp"
+
+#include <pthread.h>
+#include <sched.h>
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
-#include <limits>
 #include <type_traits>
 
-#include "fatal.hpp"
-
-// CMake's PYTHREADING_FUTEX option decides; other builds default to the futex on Linux.
-#if !defined(PYTHREADING_USE_FUTEX)
-#if defined(__linux__)
-#define PYTHREADING_USE_FUTEX 1
-#else
-#define PYTHREADING_USE_FUTEX 0
-#endif
-#endif
-
-#if PYTHREADING_USE_FUTEX
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#else
-#include <pthread.h>
-#include <sched.h>
-#endif
+#include "../../fatal.hpp"
+#include "../timespec.hpp"
 
 namespace threading::detail {
-namespace {
 
-// A deadline this far away is "never" (Deadline::after saturates there): the
-// caller sleeps untimed rather than pass the OS a time it may not represent.
-bool is_forever(const Deadline* deadline) {
-  return deadline == nullptr || deadline->ns == std::numeric_limits<std::int64_t>::max();
-}
-
-// Absolute CLOCK_MONOTONIC nanoseconds (positive) as a timespec, saturating
-// where time_t is narrower than 64 bits.
-timespec to_timespec(std::int64_t ns) {
-  std::int64_t sec = ns / 1000000000;
-  timespec ts{};
-  if (sec > static_cast<std::int64_t>(std::numeric_limits<time_t>::max())) {
-    ts.tv_sec = std::numeric_limits<time_t>::max();
-    ts.tv_nsec = 999999999;
-  } else {
-    ts.tv_sec = static_cast<time_t>(sec);
-    ts.tv_nsec = static_cast<long>(ns % 1000000000);
-  }
-  return ts;
-}
-
-}  // namespace
-
-#if PYTHREADING_USE_FUTEX
-
-bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
-                const Deadline* deadline) noexcept {
-  timespec ts;
-  timespec* tsp = nullptr;
-  if (deadline != nullptr) {
-    if (deadline->ns <= Deadline::now_ns()) return false;
-    if (!is_forever(deadline)) {
-      ts = to_timespec(deadline->ns);
-      tsp = &ts;
-    }
-  }
-  // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC time, so the deadline
-  // never drifts however often the sleep is interrupted.
-  long rc = syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word),
-                    FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp, nullptr,
-                    FUTEX_BITSET_MATCH_ANY);
-  if (rc == 0) return true;
-  int err = errno;
-  switch (err) {
-    case EAGAIN:  // *word != expected already
-    case EINTR:
-      return true;
-    case ETIMEDOUT:
-      return false;
-    default:
-      // ENOSYS/EPERM (a seccomp filter), EFAULT, EINVAL: treating these as a
-      // wake-up would turn every wait into a spin.
-      fatal_os_error("futex(FUTEX_WAIT_BITSET)", err);
-  }
-}
-
-void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept {
-  // A private futex's key is the address alone: waking one whose memory is
-  // gone (a parked thread's finished stack) is not an error, just a no-op.
-  if (syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(word), FUTEX_WAKE | FUTEX_PRIVATE_FLAG,
-              count, nullptr, nullptr, 0) == -1) {
-    fatal_os_error("futex(FUTEX_WAKE)", errno);
-  }
-}
-
-void futex_reinit_after_fork() noexcept {}  // the kernel keeps no state for us
-
-#else  // Portable path: a hashed table of mutex/condvar pairs.
+using os::is_forever;
+using os::to_timespec;
 
 namespace {
 
@@ -200,21 +121,6 @@ void futex_reinit_after_fork() noexcept {
   // been held: start every slot afresh, whatever state the table was in.
   init_slots();
   g_slots_state.store(kReady, std::memory_order_relaxed);
-}
-
-#endif
-
-void WordLock::lock_slow() noexcept {
-  for (int spin = 0; spin < 100; ++spin) {
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
-    if (s == 0 &&
-        state_.compare_exchange_weak(s, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
-      return;
-    }
-    if (s == 2) break;
-    cpu_relax();
-  }
-  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2, nullptr);
 }
 
 }  // namespace threading::detail

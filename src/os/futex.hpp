@@ -1,7 +1,8 @@
 // The per-thread sleep: the one place that talks to the OS to block a thread.
-// Linux uses the futex directly; elsewhere (or with the CMake option
-// PYTHREADING_FUTEX=OFF) a small table of pthread mutex/condvar pairs hashed
-// by address stands in for it.
+// Part of the OS wall (src/os/): one implementation per platform, chosen by
+// CMake. Linux uses the futex directly (os/linux/futex.cpp); elsewhere, or
+// with the CMake option PYTHREADING_FUTEX=OFF, a small table of pthread
+// mutex/condvar pairs hashed by address stands in for it (os/posix/futex.cpp).
 #pragma once
 
 #include <atomic>
@@ -28,29 +29,7 @@ void futex_wake(std::atomic<std::uint32_t>* word, int count) noexcept;
 // Allocates nothing. Called by parking_lot::reinit_after_fork.
 void futex_reinit_after_fork() noexcept;
 
-// A tiny three-state mutex (unlocked / locked / locked with sleepers) on one
-// 32-bit word, for the parking core's own bucket locks. It must not use the
-// parking core, so it sleeps on the futex directly. Constant-initialisable and
-// trivially destructible, so buckets outlive every thread at exit.
-class WordLock {
- public:
-  void lock() noexcept {
-    std::uint32_t expected = 0;
-    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
-      lock_slow();
-    }
-  }
-  void unlock() noexcept {
-    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
-  }
-  void reset() noexcept { state_.store(0, std::memory_order_relaxed); }
-
- private:
-  void lock_slow() noexcept;
-  std::atomic<std::uint32_t> state_{0};
-};
-
+// One CPU pause in a spin loop (the processor's hint, not a system call).
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
