@@ -27,16 +27,6 @@ namespace {
 // Threads parked on a semaphore (its state word is its only member).
 std::size_t parked(const Semaphore& sem) { return pl::waiter_count(&sem); }
 
-template <class E, class F>
-void expect_error(F&& f, const char* message) {
-  try {
-    f();
-    ADD_FAILURE() << "no exception; expected: " << message;
-  } catch (const E& e) {
-    EXPECT_STREQ(e.what(), message);
-  }
-}
-
 // The same scenarios run for both classes (lock_tests' BaseSemaphoreTests).
 template <class T>
 class BaseSemaphore : public ::testing::Test {};
