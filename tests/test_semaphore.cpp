@@ -11,7 +11,9 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "ping_pong.hpp"
@@ -30,11 +32,26 @@ namespace {
 // Threads parked on a semaphore (its state word is its only member).
 std::size_t parked(const Semaphore& sem) { return pl::waiter_count(&sem); }
 
-// The same scenarios run for both classes (lock_tests' BaseSemaphoreTests).
+// A semaphore with nothing left to take that (bounded or not) accepts
+// `room` releases: what a hand-off scenario starts from.
+template <class T>
+void drain(T& sem, long long room) {
+  for (long long i = 0; i < room; ++i) ASSERT_TRUE(sem.acquire(false));
+  ASSERT_EQ(sem.value(), 0);
+}
+
+// The same scenarios run for both classes (lock_tests' BaseSemaphoreTests),
+// named BaseSemaphore/Semaphore.* and BaseSemaphore/BoundedSemaphore.*.
 template <class T>
 class BaseSemaphore : public ::testing::Test {};
 using SemaphoreTypes = ::testing::Types<Semaphore, BoundedSemaphore>;
-TYPED_TEST_SUITE(BaseSemaphore, SemaphoreTypes);
+struct SemaphoreName {
+  template <class T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, BoundedSemaphore> ? "BoundedSemaphore" : "Semaphore";
+  }
+};
+TYPED_TEST_SUITE(BaseSemaphore, SemaphoreTypes, SemaphoreName);
 
 }  // namespace
 
@@ -374,8 +391,9 @@ TYPED_TEST(BaseSemaphore, ReleaseNWakesExactlyN) {
 }
 
 // release(n) with more units than waiters wakes them all and keeps the rest.
-TEST(Semaphore, ReleaseMoreThanWaiters) {
-  Semaphore sem(0);
+TYPED_TEST(BaseSemaphore, ReleaseMoreThanWaiters) {
+  TypeParam sem(10);
+  drain(sem, 10);
   std::atomic<int> woke{0};
   Bunch bunch(3, [&](int) {
     sem.acquire();
@@ -534,10 +552,13 @@ TYPED_TEST(BaseSemaphore, StressPoolInvariant) {
 // No lost wake-up with batches: a producer releases in batches of 1..5 while
 // consumers (more threads than cores) take units one at a time; every unit
 // released is taken exactly once.
-TEST(Semaphore, BatchedProducerConsumer) {
-  Semaphore items(0);
+TYPED_TEST(BaseSemaphore, BatchedProducerConsumer) {
   const long kTotal = 300000 / kStressDivisor;
   constexpr int kConsumers = 6;
+  // Room for every unit the producer may release (it overshoots by up to 4)
+  // and the poison units.
+  TypeParam items(kTotal + 4 + kConsumers);
+  drain(items, kTotal + 4 + kConsumers);
   std::atomic<long> taken{0};
   std::atomic<bool> stop{false};
   {
@@ -563,9 +584,10 @@ TEST(Semaphore, BatchedProducerConsumer) {
 
 // Happens-before: what a releaser wrote is visible to the acquirer (TSan
 // checks this).
-TEST(Semaphore, ReleaseHappensBeforeAcquire) {
-  Semaphore sem(0);
+TYPED_TEST(BaseSemaphore, ReleaseHappensBeforeAcquire) {
   const int kRounds = 20000 / kStressDivisor;
+  TypeParam sem(kRounds);
+  drain(sem, kRounds);
   std::vector<long> data(kRounds, 0);
   std::thread producer([&] {
     for (int i = 0; i < kRounds; ++i) {
