@@ -13,9 +13,11 @@
 //   Condition() (its own RLock)  test_condition.cpp   yes       -          yes
 //   Condition(Lock&)             test_condition.cpp   yes       yes        -
 //
-// so a ctest name reads Program/Suite/Type.Scenario, e.g.
-// RLock/BaseLock/RLock.AcquireContended. What one type alone has (Lock's
-// locked(), RLock's recursion count, Condition's wait) stays in its program.
+// with the program's object as prefix, so ctest names read
+// Object.Scenario<Subject>, e.g. RLock.AcquireContended<RLockSubject> (the
+// gtest name is RLock/BaseLock/0.AcquireContended). What one type alone has
+// (Lock's locked(), RLock's recursion count, Condition's wait) stays in its
+// program.
 // The std::chrono timed calls (try_lock_for/until) of every type have their
 // own typed suite in test_timeout.cpp and are not repeated here.
 #pragma once
@@ -44,21 +46,16 @@
 #include "threading/timeout.hpp"
 
 // ---------------------------------------------------------------------------
-// The subjects: each owns its object (and the lock a Condition is built on),
-// names itself for the test names, says which rules it follows and counts the
-// threads parked on it (-1 where that cannot be seen).
+// The subjects: each owns its object (and the lock a Condition is built on)
+// and counts the threads parked on it (-1 where that cannot be seen).
 
 struct LockSubject {
-  static constexpr const char* kName = "Lock";
-  static constexpr bool kReentrant = false;
   threading::Lock obj;
   threading::Lock& lock() { return obj; }
   long parked() const { return static_cast<long>(test_support::parked_in(&obj, sizeof obj)); }
 };
 
 struct RLockSubject {
-  static constexpr const char* kName = "RLock";
-  static constexpr bool kReentrant = true;
   threading::RLock obj;
   threading::RLock& lock() { return obj; }
   long parked() const { return static_cast<long>(test_support::parked_in(&obj, sizeof obj)); }
@@ -66,16 +63,12 @@ struct RLockSubject {
 
 // Condition() makes its own RLock, on the heap where the test cannot see it.
 struct ConditionSubject {
-  static constexpr const char* kName = "Condition";
-  static constexpr bool kReentrant = true;
   threading::Condition obj;
   threading::Condition& lock() { return obj; }
   long parked() const { return -1; }
 };
 
 struct ConditionOverLockSubject {
-  static constexpr const char* kName = "ConditionOverLock";
-  static constexpr bool kReentrant = false;
   threading::Lock inner;
   threading::Condition obj{inner};
   threading::Condition& lock() { return obj; }

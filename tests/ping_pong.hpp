@@ -24,7 +24,6 @@
 #include "threading/semaphore.hpp"
 
 struct LockToken {
-  static constexpr const char* kName = "Lock";
   threading::Lock lock;
   LockToken() { lock.acquire(); }
   void give() { lock.release(); }
@@ -34,7 +33,6 @@ struct LockToken {
 };
 
 struct SemaphoreToken {
-  static constexpr const char* kName = "Semaphore";
   threading::Semaphore sem{0};
   void give() { sem.release(); }
   void take() { sem.acquire(); }
@@ -43,7 +41,6 @@ struct SemaphoreToken {
 };
 
 struct BoundedSemaphoreToken {
-  static constexpr const char* kName = "BoundedSemaphore";
   threading::BoundedSemaphore sem{1};
   BoundedSemaphoreToken() { sem.acquire(); }
   void give() { sem.release(); }
@@ -53,7 +50,6 @@ struct BoundedSemaphoreToken {
 };
 
 struct EventToken {
-  static constexpr const char* kName = "Event";
   threading::Event event;
   void give() { event.set(); }
   void take() {

@@ -146,15 +146,6 @@ class HeldByOtherThread {
   std::thread thread_;
 };
 
-// Names a typed suite's instantiations after each type's kName, so a test
-// reads Suite/RLock.Scenario rather than Suite/1.Scenario.
-struct SubjectName {
-  template <class T>
-  static std::string GetName(int) {
-    return T::kName;
-  }
-};
-
 // Starts `n` threads each running `f(index)`, like lock_tests.Bunch.
 class Bunch {
  public:

@@ -33,11 +33,9 @@ void lock_when_waiting(Condition& cond, std::size_t n) {
 }  // namespace
 
 using ConditionSubjects = ::testing::Types<ConditionSubject, ConditionOverLockSubject>;
-INSTANTIATE_TYPED_TEST_SUITE_P(Condition, BaseLock, ConditionSubjects, test_support::SubjectName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Condition, PlainLock, ConditionOverLockSubject,
-                               test_support::SubjectName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Condition, ReentrantLock, ConditionSubject,
-                               test_support::SubjectName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, BaseLock, ConditionSubjects);
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, PlainLock, ConditionOverLockSubject);
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, ReentrantLock, ConditionSubject);
 
 TEST(Condition, Size) { static_assert(sizeof(Condition) <= 16); }
 

@@ -214,7 +214,7 @@ TEST(Event, SetHappensBeforeWait) {
 
 // No lost wake-up: the shared ping-pong (ping_pong.hpp) through two events
 // (set / wait / clear).
-INSTANTIATE_TYPED_TEST_SUITE_P(Event, PingPong, EventToken, test_support::SubjectName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Event, PingPong, EventToken);
 
 // Timed waits racing with set()/clear() storms: a wait returns false only
 // after its full timeout, and nobody is left parked.

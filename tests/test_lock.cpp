@@ -16,9 +16,9 @@
 using threading::Lock;
 using namespace test_support;
 
-INSTANTIATE_TYPED_TEST_SUITE_P(Lock, BaseLock, LockSubject, test_support::SubjectName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Lock, PlainLock, LockSubject, test_support::SubjectName);
-INSTANTIATE_TYPED_TEST_SUITE_P(Lock, PingPong, LockToken, test_support::SubjectName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Lock, BaseLock, LockSubject);
+INSTANTIATE_TYPED_TEST_SUITE_P(Lock, PlainLock, LockSubject);
+INSTANTIATE_TYPED_TEST_SUITE_P(Lock, PingPong, LockToken);
 
 TEST(Lock, SizeIsOneByte) { static_assert(sizeof(Lock) == 1); }
 

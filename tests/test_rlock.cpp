@@ -15,8 +15,8 @@
 using threading::RLock;
 using namespace test_support;
 
-INSTANTIATE_TYPED_TEST_SUITE_P(RLock, BaseLock, RLockSubject, test_support::SubjectName);
-INSTANTIATE_TYPED_TEST_SUITE_P(RLock, ReentrantLock, RLockSubject, test_support::SubjectName);
+INSTANTIATE_TYPED_TEST_SUITE_P(RLock, BaseLock, RLockSubject);
+INSTANTIATE_TYPED_TEST_SUITE_P(RLock, ReentrantLock, RLockSubject);
 
 TEST(RLock, SizeBeatsRecursiveMutex) { static_assert(sizeof(RLock) <= 16); }
 

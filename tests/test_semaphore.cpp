@@ -11,9 +11,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <string>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include "ping_pong.hpp"
@@ -40,23 +38,16 @@ void drain(T& sem, long long room) {
   ASSERT_EQ(sem.value(), 0);
 }
 
-// The same scenarios run for both classes (lock_tests' BaseSemaphoreTests),
-// named BaseSemaphore/Semaphore.* and BaseSemaphore/BoundedSemaphore.*.
+// The same scenarios run for both classes (lock_tests' BaseSemaphoreTests).
 template <class T>
 class BaseSemaphore : public ::testing::Test {};
 using SemaphoreTypes = ::testing::Types<Semaphore, BoundedSemaphore>;
-struct SemaphoreName {
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, BoundedSemaphore> ? "BoundedSemaphore" : "Semaphore";
-  }
-};
-TYPED_TEST_SUITE(BaseSemaphore, SemaphoreTypes, SemaphoreName);
+TYPED_TEST_SUITE(BaseSemaphore, SemaphoreTypes);
 
 }  // namespace
 
 using SemaphoreTokens = ::testing::Types<SemaphoreToken, BoundedSemaphoreToken>;
-INSTANTIATE_TYPED_TEST_SUITE_P(Semaphore, PingPong, SemaphoreTokens, test_support::SubjectName);
+INSTANTIATE_TYPED_TEST_SUITE_P(Semaphore, PingPong, SemaphoreTokens);
 
 TEST(Semaphore, SizeAtMostEightBytes) {
   static_assert(sizeof(Semaphore) <= 8);
