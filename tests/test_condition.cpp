@@ -1,5 +1,7 @@
-// threading::Condition: CPython's lock_tests.ConditionTests in C++, exact
-// notify(n) counts, FIFO order, the timed-out-waiter race (gh-92530),
+// threading::Condition: as a lock, the shared lock suites (lock_suites.hpp)
+// for Condition() (BaseLock, ReentrantLock) and Condition(Lock&) (BaseLock,
+// PlainLock); as a condition, CPython's lock_tests.ConditionTests in C++,
+// exact notify(n) counts, FIFO order, the timed-out-waiter race (gh-92530),
 // requeue (no thundering herd) and a producer/consumer stress.
 #include <gtest/gtest.h>
 
@@ -9,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "lock_suites.hpp"
 #include "support.hpp"
 #include "threading/condition.hpp"
 #include "threading/detail/parking_lot.hpp"
@@ -29,6 +32,11 @@ void lock_when_waiting(Condition& cond, std::size_t n) {
 }
 }  // namespace
 
+using ConditionSubjects = ::testing::Types<ConditionSubject, ConditionOverLockSubject>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, BaseLock, ConditionSubjects);
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, PlainLock, ConditionOverLockSubject);
+INSTANTIATE_TYPED_TEST_SUITE_P(Condition, ReentrantLock, ConditionSubject);
+
 TEST(Condition, Size) { static_assert(sizeof(Condition) <= 16); }
 
 TEST(Condition, AcquireIsRLockByDefault) {
@@ -44,20 +52,38 @@ TEST(Condition, AcquireIsRLockByDefault) {
   }).join();
 }
 
+// lock_tests ConditionTests.test_acquire: acquiring the Condition is
+// acquiring its lock, and the other way round.
+TEST(Condition, AcquireIsTheLocksAcquire) {
+  Lock lock;
+  Condition cond(lock);
+  cond.acquire();
+  EXPECT_FALSE(lock.acquire(false));
+  cond.release();
+  EXPECT_TRUE(lock.acquire(false));
+  EXPECT_FALSE(cond.acquire(false));
+  lock.release();
+  {
+    std::lock_guard g(cond);
+    EXPECT_FALSE(lock.acquire(false));
+  }
+  EXPECT_FALSE(lock.locked());
+  RLock rlock;
+  Condition rcond(rlock);
+  rcond.acquire();
+  EXPECT_TRUE(rlock.is_owned());
+  EXPECT_TRUE(rlock.acquire(false));
+  EXPECT_EQ(rlock.recursion_count(), 2u);
+  rcond.release();
+  rlock.release();
+  EXPECT_FALSE(rlock.is_owned());
+}
+
 TEST(Condition, UnacquiredWaitAndNotifyRaise) {
   Condition cond;
-  try {
-    cond.wait();
-    FAIL();
-  } catch (const threading::RuntimeError& e) {
-    EXPECT_STREQ(e.what(), "cannot wait on un-acquired lock");
-  }
-  try {
-    cond.notify();
-    FAIL();
-  } catch (const threading::RuntimeError& e) {
-    EXPECT_STREQ(e.what(), "cannot notify on un-acquired lock");
-  }
+  expect_error<threading::RuntimeError>([&] { cond.wait(); }, "cannot wait on un-acquired lock");
+  expect_error<threading::RuntimeError>([&] { cond.notify(); },
+                                        "cannot notify on un-acquired lock");
   EXPECT_THROW(cond.notify_all(), threading::RuntimeError);
   // wait_for with a true predicate returns without touching the lock (CD-26)
   EXPECT_EQ(cond.wait_for([] { return 7; }), 7);

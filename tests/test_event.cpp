@@ -1,6 +1,7 @@
 // threading::Event: our C++ version of CPython's lock_tests.EventTests, the
 // SPEC §2/§9 rows that apply to C++ (gh-57711 included), and stress: many
-// waiters, set/clear storms, and a long ping-pong with no lost wake-up.
+// waiters, set/clear storms, and the shared ping-pong (ping_pong.hpp) with
+// no lost wake-up.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "ping_pong.hpp"
 #include "support.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
@@ -210,33 +212,9 @@ TEST(Event, SetHappensBeforeWait) {
   }
 }
 
-// No lost wake-up: two threads hand control back and forth through two
-// events (set / wait / clear), 200k times (scaled), some waits timed.
-TEST(Event, PingPongNoLostWakeup) {
-  Event ping, pong;
-  const int kRounds = 200000 / kStressDivisor;
-  long counter = 0;
-  std::thread t([&] {
-    for (int i = 0; i < kRounds; ++i) {
-      if (i % 4 == 0) {
-        while (!ping.wait(0.001)) {
-        }
-      } else {
-        ping.wait();
-      }
-      ping.clear();
-      ++counter;
-      pong.set();
-    }
-  });
-  for (int i = 0; i < kRounds; ++i) {
-    ping.set();
-    pong.wait();
-    pong.clear();
-  }
-  t.join();
-  EXPECT_EQ(counter, kRounds);
-}
+// No lost wake-up: the shared ping-pong (ping_pong.hpp) through two events
+// (set / wait / clear).
+INSTANTIATE_TYPED_TEST_SUITE_P(Event, PingPong, EventToken);
 
 // Timed waits racing with set()/clear() storms: a wait returns false only
 // after its full timeout, and nobody is left parked.

@@ -27,16 +27,6 @@ using namespace test_support;
 
 namespace {
 
-template <class F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
-
 bool listed(const std::shared_ptr<Thread>& t) {
   auto all = threading::enumerate();
   return std::find(all.begin(), all.end(), t) != all.end();

@@ -46,17 +46,6 @@ __attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { 
 
 namespace {
 
-// Runs `f` and returns the RuntimeError's message ("" if nothing was thrown).
-template <class F>
-std::string runtime_error_of(F f) {
-  try {
-    f();
-  } catch (const threading::RuntimeError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 int name_number(const std::string& name) {
   auto dash = name.find('-');
   return std::stoi(name.substr(dash + 1));
@@ -174,7 +163,7 @@ TEST(Thread, RunCalledDirectlyIsSynchronousAndDoesNotStart) {
 
 TEST(Thread, StartRefusesThreadNotOwnedBySharedPtr) {
   Thread t([] {});
-  std::string msg = runtime_error_of([&] { t.start(); });
+  std::string msg = error_of<threading::RuntimeError>([&] { t.start(); });
   EXPECT_NE(msg.find("std::make_shared"), std::string::npos) << msg;
   EXPECT_FALSE(t.is_alive());
 }
@@ -183,10 +172,12 @@ TEST(Thread, StartTwice) {
   Event go;
   auto t = std::make_shared<Thread>([&] { go.wait(); });
   t->start();
-  EXPECT_EQ(runtime_error_of([&] { t->start(); }), "threads can only be started once");
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->start(); }),
+            "threads can only be started once");
   go.set();
   t->join();
-  EXPECT_EQ(runtime_error_of([&] { t->start(); }), "threads can only be started once");
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->start(); }),
+            "threads can only be started once");
 }
 
 TEST(Thread, StartReturnsWithIdentPublishedAndAlive) {
@@ -305,18 +296,21 @@ TEST(Thread, UntimedAndTimedJoinersRaceAThreadThatEndsAtOnce) {
 
 TEST(Thread, JoinBeforeStart) {
   auto t = std::make_shared<Thread>();
-  EXPECT_EQ(runtime_error_of([&] { t->join(); }), "cannot join thread before it is started");
-  EXPECT_EQ(runtime_error_of([&] { t->join(1.0); }), "cannot join thread before it is started");
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->join(); }),
+            "cannot join thread before it is started");
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->join(1.0); }),
+            "cannot join thread before it is started");
 }
 
 TEST(Thread, JoinCurrentThread) {
   std::string msg;
   auto t = std::make_shared<Thread>();
-  t = std::make_shared<Thread>([&] { msg = runtime_error_of([&] { t->join(); }); });
+  t = std::make_shared<Thread>(
+      [&] { msg = error_of<threading::RuntimeError>([&] { t->join(); }); });
   t->start();
   t->join();
   EXPECT_EQ(msg, "cannot join current thread");
-  EXPECT_EQ(runtime_error_of([] { threading::main_thread()->join(); }),
+  EXPECT_EQ(error_of<threading::RuntimeError>([] { threading::main_thread()->join(); }),
             "cannot join current thread");
 }
 
@@ -497,11 +491,11 @@ TEST(Thread, DaemonSettableOnlyBeforeStart) {
   t->setDaemon(false);
   EXPECT_FALSE(t->isDaemon());
   t->start();
-  EXPECT_EQ(runtime_error_of([&] { t->daemon(true); }),
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->daemon(true); }),
             "cannot set daemon status of active thread");
   go.set();
   t->join();
-  EXPECT_EQ(runtime_error_of([&] { t->setDaemon(true); }),
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->setDaemon(true); }),
             "cannot set daemon status of active thread");
   EXPECT_FALSE(t->isAlive());
 }
@@ -622,13 +616,14 @@ TEST(Thread, StartFailureLeavesObjectConsistent) {
   std::atomic<int> ran{0};
   auto t = std::make_shared<Thread>([&] { ran++; });
   threading::stack_size(1LL << 50);  // accepted here; the OS refuses it at start
-  std::string msg = runtime_error_of([&] { t->start(); });
+  std::string msg = error_of<threading::RuntimeError>([&] { t->start(); });
   threading::stack_size(0);
   EXPECT_EQ(msg, "can't start new thread");
   EXPECT_FALSE(t->is_alive());
   EXPECT_FALSE(t->ident().has_value());
   for (auto& x : threading::enumerate()) EXPECT_NE(x, t);
-  EXPECT_EQ(runtime_error_of([&] { t->join(); }), "cannot join thread before it is started");
+  EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->join(); }),
+            "cannot join thread before it is started");
   t->start();  // startable again (CPython <= 3.12)
   t->join();
   EXPECT_EQ(ran.load(), 1);
@@ -711,8 +706,10 @@ TEST(Thread, StartGivesTheStrongGuaranteeWhenRegistrationCannotAllocate) {
       EXPECT_FALSE(t->is_alive()) << i;
       EXPECT_FALSE(t->ident().has_value()) << i;
       EXPECT_FALSE(listed(t)) << i;
-      EXPECT_EQ(runtime_error_of([&] { t->join(0.0); }), "cannot join thread before it is started");
-      EXPECT_EQ(runtime_error_of([&] { t->start(); }), "") << i;  // startable again
+      EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->join(0.0); }),
+                "cannot join thread before it is started");
+      EXPECT_EQ(error_of<threading::RuntimeError>([&] { t->start(); }), "")
+          << i;  // startable again
     }
     EXPECT_TRUE(t->is_alive()) << i;
     EXPECT_TRUE(listed(t)) << i;

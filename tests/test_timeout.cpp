@@ -22,20 +22,11 @@
 
 using namespace test_support;
 namespace chr = std::chrono;
-namespace pl = threading::detail::parking_lot;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
-
-// Threads parked anywhere inside [p, p + size): finds the state word a
-// type parks on without knowing its layout.
-std::size_t parked_in(const void* p, std::size_t size) {
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < size; ++i) n += pl::waiter_count(static_cast<const char*>(p) + i);
-  return n;
-}
 
 // Each Lockable type, held by a helper thread (an RLock must be released by
 // its owner) until the test lets it go.
@@ -68,31 +59,16 @@ struct Subject<threading::Condition> {
 template <class T>
 class Holder {
  public:
-  Holder()
-      : thread_([this] {
-          s_.lockable().lock();
-          held_.store(true);
-          while (!let_go_.load()) std::this_thread::yield();
-          s_.lockable().unlock();
-        }) {
-    while (!held_.load()) std::this_thread::yield();
-  }
-  ~Holder() { release(); }
   T& lockable() { return s_.lockable(); }
   // Lets go once `waiters` threads are parked on the object.
   void release_when_parked(std::size_t waiters) {
     ASSERT_TRUE(wait_until([&] { return s_.parked() >= waiters; }));
-    release();
-  }
-  void release() {
-    let_go_.store(true);
-    if (thread_.joinable()) thread_.join();
+    held_.release();
   }
 
  private:
   Subject<T> s_;
-  std::atomic<bool> held_{false}, let_go_{false};
-  std::thread thread_;
+  HeldByOtherThread<T> held_{s_.lockable()};
 };
 
 template <class T>
