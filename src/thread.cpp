@@ -34,6 +34,7 @@
 
 #include "fatal.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 #include "threading/lock.hpp"
 
@@ -749,6 +750,7 @@ void Thread::join(Timeout timeout) {
     throw RuntimeError("cannot join thread before it is started");
   }
   if (is_current()) throw RuntimeError("cannot join current thread");
+  detail::WaitScope waiting{detail::WaitKind::kJoin, this, timeout};
   if (timeout.is_none()) {
     // Straight to pthread_join (one sleep, as std::thread::join): the OS
     // thread is gone only after run() has ended and the thread is stopped.
