@@ -273,5 +273,6 @@ bool init_locks(PyObject* m);
 bool init_sync(PyObject* m);
 bool init_thread(PyObject* m);
 bool init_local(PyObject* m);
+bool init_diagnostics(PyObject* m);
 
 }  // namespace pythreading_py
