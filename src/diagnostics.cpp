@@ -534,8 +534,8 @@ std::vector<std::vector<std::shared_ptr<Thread>>> find_deadlocks() {
     out.push_back(std::move(threads));
   }
   std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
-    auto ra = a.front() ? known.rank(*a.front()->ident()) : known.threads.size();
-    auto rb = b.front() ? known.rank(*b.front()->ident()) : known.threads.size();
+    auto ra = a.front() ? known.rank(a.front()->ident().value_or(0)) : known.threads.size();
+    auto rb = b.front() ? known.rank(b.front()->ident().value_or(0)) : known.threads.size();
     return ra < rb;
   });
   return out;
