@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -105,6 +106,7 @@ std::size_t Barrier::wait(Timeout timeout) {
     std::optional<detail::Deadline> deadline;
     if (timed && !too_large && !expired) deadline = detail::Deadline::after(timeout.seconds());
 
+    detail::WaitScope scope{detail::WaitKind::kBarrier, this, deadline ? &*deadline : nullptr};
     pl::ParkResult r = pl::park(
         &word_,
         [&] {

@@ -1,6 +1,7 @@
 #include "threading/condition.hpp"
 
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -29,6 +30,11 @@ bool Condition::wait(Timeout timeout) {
   const bool rlock = kind_ != Kind::kLock;
   std::uint32_t saved_count = 0;
   waiters_.fetch_add(1, std::memory_order_relaxed);
+  const detail::WaitKind lock_kind = rlock ? detail::WaitKind::kRLock : detail::WaitKind::kLock;
+  detail::WaitScope scope{{detail::WaitKind::kCondition, this, rlock ? &as_rlock().owner_ : nullptr,
+                           lock_, lock_kind, &raw.state_},
+                          deadline ? &*deadline : nullptr};
+  detail::note_released(lock_);
 
   // Enqueue first, then release the lock (in before_sleep): a notify that
   // follows our release necessarily finds us in the queue.
@@ -54,9 +60,10 @@ bool Condition::wait(Timeout timeout) {
 
   // Re-acquire: a handoff token means the lock's release gave it to us.
   if (!(r.status == pl::ParkStatus::kUnparked && r.token == Lock::kTokenHandoff)) {
-    if (!raw.try_lock()) raw.lock_slow(nullptr);
+    if (!raw.try_lock_raw()) raw.lock_slow(nullptr);
   }
   if (rlock) as_rlock().take(detail::current_thread_id(), saved_count);
+  detail::note_acquired(true, lock_, lock_kind);
   waiters_.fetch_sub(1, std::memory_order_relaxed);
   return r.status == pl::ParkStatus::kUnparked || requeued_then_timed_out;
 }

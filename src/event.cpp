@@ -6,6 +6,7 @@
 #include "os/futex.hpp"
 #include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -80,6 +81,7 @@ bool Event::wait_slow(std::uint64_t seen, const Timeout& timeout) {
                                       std::memory_order_relaxed)) {
       continue;
     }
+    detail::WaitScope scope{detail::WaitKind::kEvent, this, limit};
     pl::ParkResult r = pl::park(
         &state_,
         [&] {

@@ -2,6 +2,7 @@
 
 #include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -36,6 +37,7 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
                                       std::memory_order_relaxed)) {
       continue;
     }
+    detail::WaitScope scope{detail::WaitKind::kLock, this, deadline};
     pl::ParkResult r = pl::park(
         &state_, [this] { return state_.load(std::memory_order_relaxed) == (kLocked | kParked); },
         [] {}, [this](const void*, bool was_last) { waiter_timed_out(was_last); },

@@ -6,6 +6,7 @@
 
 #include "fatal.hpp"
 #include "spin.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/interrupt.hpp"
 #include "word_lock.hpp"
 
@@ -24,6 +25,8 @@ struct Waiter {
   // kAwake -> kSleeping (the waiter, just before it sleeps) -> kUnparked
   // (the unparker); only a sleeping waiter costs the unparker a futex wake.
   std::atomic<std::uint32_t> wake{0};
+  // The parked thread's wait record slot (wait_record.hpp), or null.
+  std::atomic<const void*>* diag = nullptr;
 };
 
 struct alignas(64) Bucket {
@@ -180,6 +183,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
   Waiter w;
   w.key.store(key, std::memory_order_relaxed);
   w.park_token = park_token;
+  if ((w.diag = parked_key_slot()) != nullptr) w.diag->store(key, std::memory_order_relaxed);
   {
     Bucket& b = lock_bucket(key);
     if (!validate()) {
@@ -293,6 +297,7 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
       } else {
         bf.unlink(prev, cur);
         cur->key.store(to, std::memory_order_release);
+        if (cur->diag != nullptr) cur->diag->store(to, std::memory_order_relaxed);
         bt.enqueue(cur);
         ++result.requeued_threads;
       }

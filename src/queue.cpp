@@ -4,6 +4,7 @@
 
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/queue_core.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading::queue::detail {
@@ -89,6 +90,11 @@ std::atomic<std::size_t>& QueueCore::counter(WaitList& list) noexcept {
 }
 
 std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadline) {
+  using threading::detail::WaitKind;
+  threading::detail::WaitScope scope{&list == &getters_   ? WaitKind::kQueueGet
+                                     : &list == &putters_ ? WaitKind::kQueuePut
+                                                          : WaitKind::kQueueJoin,
+                                     this, deadline};
   list.push_back(&w);
   bump(counter(list), 1);
   unlock();

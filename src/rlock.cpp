@@ -10,13 +10,20 @@ bool RLock::acquire_with_timeout(std::uintptr_t me, bool blocking, const Timeout
   // Validate even on re-entry, as CPython's C RLock does.
   std::optional<detail::Deadline> deadline = detail::lock_acquire_deadline(blocking, timeout);
   if (owner_.load(std::memory_order_relaxed) == me) return reenter();
-  if (!lock_.try_lock()) {
+  if (!lock_.try_lock_raw()) {
     if (!blocking) return false;
     if (deadline && deadline->expired()) return false;
-    if (!lock_.lock_slow(deadline ? &*deadline : nullptr)) return false;
+    if (!lock_slow(deadline ? &*deadline : nullptr)) return false;
   }
   take(me, 1);
+  detail::note_acquired(true, this, detail::WaitKind::kRLock);
   return true;
+}
+
+bool RLock::lock_slow(const detail::Deadline* deadline) {
+  detail::WaitContext context{detail::WaitKind::kRLock, this, &owner_};
+  detail::WaitContextScope named(context);
+  return lock_.lock_slow(deadline);
 }
 
 bool RLock::reenter() {

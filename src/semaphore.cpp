@@ -4,6 +4,7 @@
 
 #include "spin.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -59,6 +60,7 @@ bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
                                       std::memory_order_relaxed)) {
       continue;
     }
+    detail::WaitScope scope{detail::WaitKind::kSemaphore, this, deadline};
     pl::ParkResult r = pl::park(
         &state_,
         [this] {

@@ -22,6 +22,7 @@
 #include "os/os_thread.hpp"
 #include "thread_registry.hpp"
 #include "threading/detail/parking_lot.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
@@ -256,6 +257,7 @@ void Thread::join(Timeout timeout) {
     throw RuntimeError("cannot join thread before it is started");
   }
   if (is_current()) throw RuntimeError("cannot join current thread");
+  detail::WaitScope waiting{detail::WaitKind::kJoin, this, timeout};
   if (timeout.is_none()) {
     // Straight to the OS's join (one sleep, as std::thread::join): the OS
     // thread is gone only after run() has ended and the thread is stopped.

@@ -40,6 +40,7 @@
 #include <cstdint>
 
 #include "threading/detail/timed_lockable.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
@@ -55,20 +56,17 @@ class Lock : public detail::TimedLockable<Lock> {
 
   bool acquire(bool blocking = true, Timeout timeout = -1) {
     if (timeout.is_none() || timeout.seconds() != -1) [[unlikely]] {
-      return acquire_with_timeout(blocking, timeout);
+      return noted(acquire_with_timeout(blocking, timeout));
     }
-    if (try_lock()) [[likely]]
-      return true;
+    if (try_lock_raw()) [[likely]]
+      return noted(true);
     if (!blocking) return false;
-    return lock_slow(nullptr);
+    return noted(lock_slow(nullptr));
   }
 
   void release() {
-    std::uint8_t expected = kLocked;
-    if (!state_.compare_exchange_strong(expected, 0, std::memory_order_release,
-                                        std::memory_order_relaxed)) [[unlikely]] {
-      release_slow();
-    }
+    detail::note_released(this);
+    release_raw();
   }
 
   bool locked() const noexcept { return (state_.load(std::memory_order_relaxed) & kLocked) != 0; }
@@ -85,14 +83,11 @@ class Lock : public detail::TimedLockable<Lock> {
   // detail::TimedLockable) follow C++ conventions: a non-positive duration is
   // a single try, not an error, and no duration or time point overflows.
   void lock() {
-    if (!try_lock()) [[unlikely]]
+    if (!try_lock_raw()) [[unlikely]]
       lock_slow(nullptr);
+    noted(true);
   }
-  bool try_lock() noexcept {
-    std::uint8_t expected = 0;
-    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
-  }
+  bool try_lock() noexcept { return noted(try_lock_raw()); }
   void unlock() { release(); }
 
  private:
@@ -107,8 +102,23 @@ class Lock : public detail::TimedLockable<Lock> {
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
   // try_lock_for/until, after a failed try_lock().
   bool timed_lock(const detail::Deadline& deadline) {
-    return !deadline.expired() && lock_slow(&deadline);
+    return noted(!deadline.expired() && lock_slow(&deadline));
   }
+  // The operations without the debug-mode hooks (for RLock and Condition,
+  // which report themselves).
+  bool try_lock_raw() noexcept {
+    std::uint8_t expected = 0;
+    return state_.compare_exchange_strong(expected, kLocked, std::memory_order_acquire,
+                                          std::memory_order_relaxed);
+  }
+  void release_raw() {
+    std::uint8_t expected = kLocked;
+    if (!state_.compare_exchange_strong(expected, 0, std::memory_order_release,
+                                        std::memory_order_relaxed)) [[unlikely]] {
+      release_slow();
+    }
+  }
+  bool noted(bool ok) noexcept { return detail::note_acquired(ok, this, detail::WaitKind::kLock); }
   // Waits for the lock until `deadline` (nullptr = forever); true if taken.
   bool lock_slow(const detail::Deadline* deadline);
   void release_slow();

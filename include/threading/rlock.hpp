@@ -47,8 +47,11 @@ class RLock : public detail::TimedLockable<RLock> {
       return acquire_with_timeout(me, blocking, timeout);
     }
     if (owner_.load(std::memory_order_relaxed) == me) return reenter();
-    if (!lock_.acquire(blocking)) return false;
+    if (!lock_.try_lock_raw()) [[unlikely]] {
+      if (!blocking || !lock_slow(nullptr)) return false;
+    }
     take(me, 1);
+    detail::note_acquired(true, this, detail::WaitKind::kRLock);
     return true;
   }
 
@@ -58,7 +61,8 @@ class RLock : public detail::TimedLockable<RLock> {
     }
     if (--count_ == 0) {
       owner_.store(0, std::memory_order_relaxed);
-      lock_.release();
+      detail::note_released(this);
+      lock_.release_raw();
     }
   }
 
@@ -82,10 +86,13 @@ class RLock : public detail::TimedLockable<RLock> {
 
   // try_lock_for/until, after a failed try_lock() (so not re-entry).
   bool timed_lock(const detail::Deadline& deadline) {
-    if (!lock_.timed_lock(deadline)) return false;
+    if (deadline.expired() || !lock_slow(&deadline)) return false;
     take(detail::current_thread_id(), 1);
+    detail::note_acquired(true, this, detail::WaitKind::kRLock);
     return true;
   }
+  // The inner lock's slow path, telling the wait records it is this RLock.
+  bool lock_slow(const detail::Deadline* deadline);
 
   bool acquire_with_timeout(std::uintptr_t me, bool blocking, const Timeout& timeout);
   bool reenter();

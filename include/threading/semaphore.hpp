@@ -51,6 +51,7 @@
 #include <cstdint>
 
 #include "threading/detail/timed_lockable.hpp"
+#include "threading/detail/wait_record.hpp"
 #include "threading/timeout.hpp"
 
 namespace threading {
@@ -65,12 +66,12 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
 
   bool acquire(bool blocking = true, Timeout timeout = std::nullopt) {
     if (!timeout.is_none()) [[unlikely]] {
-      return acquire_with_timeout(blocking, timeout);
+      return noted(acquire_with_timeout(blocking, timeout));
     }
-    if (try_lock()) [[likely]]
-      return true;
+    if (try_lock_raw()) [[likely]]
+      return noted(true);
     if (!blocking) return false;
-    return acquire_slow(nullptr);
+    return noted(acquire_slow(nullptr));
   }
 
   void release(std::size_t n = 1) {
@@ -96,10 +97,16 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   // detail::TimedLockable) follow C++ conventions: a non-positive duration is
   // a single try, not an error, and no duration or time point overflows.
   void lock() {
-    if (!try_lock()) [[unlikely]]
+    if (!try_lock_raw()) [[unlikely]]
       acquire_slow(nullptr);
+    noted(true);
   }
-  bool try_lock() noexcept {
+  bool try_lock() noexcept { return noted(try_lock_raw()); }
+  void unlock() { release(); }
+
+ private:
+  // Without the debug-mode hook (debug mode records the last acquirer).
+  bool try_lock_raw() noexcept {
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     while (s >= kOne) {
       if (state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
@@ -109,9 +116,10 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
     }
     return false;
   }
-  void unlock() { release(); }
+  bool noted(bool ok) noexcept {
+    return detail::note_acquired(ok, this, detail::WaitKind::kSemaphore);
+  }
 
- private:
   friend class BoundedSemaphore;
   friend class detail::TimedLockable<Semaphore>;
   Semaphore(long long value, bool bounded);
@@ -131,7 +139,7 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
   // try_lock_for/until, after a failed try_lock().
   bool timed_lock(const detail::Deadline& deadline) {
-    return !deadline.expired() && acquire_slow(&deadline);
+    return noted(!deadline.expired() && acquire_slow(&deadline));
   }
   // Waits for a unit until `deadline` (nullptr = forever); true if taken.
   bool acquire_slow(const detail::Deadline* deadline);

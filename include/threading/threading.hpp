@@ -3,6 +3,7 @@
 
 #include "threading/barrier.hpp"
 #include "threading/condition.hpp"
+#include "threading/diagnostics.hpp"
 #include "threading/errors.hpp"
 #include "threading/event.hpp"
 #include "threading/interrupt.hpp"

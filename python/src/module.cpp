@@ -56,6 +56,7 @@ bool init_module(PyObject* m) {
   if (!init_locks(m) || !init_sync(m) || !init_thread(m) || !init_local(m) || !init_queue(m)) {
     return false;
   }
+  if (!init_diagnostics(m)) return false;
   Ref all(PyList_New(0));
   if (!all) return false;
   for (const char* name : kAll) {

@@ -274,5 +274,6 @@ bool init_sync(PyObject* m);
 bool init_thread(PyObject* m);
 bool init_local(PyObject* m);
 bool init_queue(PyObject* m);  // the pythreading.queue submodule
+bool init_diagnostics(PyObject* m);
 
 }  // namespace pythreading_py

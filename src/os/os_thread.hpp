@@ -53,4 +53,15 @@ bool on_initial_thread() noexcept;
 // OS accepts). Best effort: a refusal is ignored.
 void set_current_name(const std::string& name);
 
+// For the thread dump on a signal (src/diagnostics.cpp): async-signal-safe,
+// no allocation, no locks.
+// Calls visit(tid, context) for every thread of the process, by kernel id;
+// false when the platform cannot list them (the caller falls back to the
+// threads it knows).
+bool for_each_kernel_thread(void (*visit)(native_id_t tid, void* context), void* context) noexcept;
+// Writes the OS-visible name of thread `tid` into buf (at most cap - 1 bytes,
+// NUL-terminated; "MainThread" for the process's initial thread, "" if it
+// cannot be read) and returns its length.
+std::size_t kernel_thread_name(native_id_t tid, char* buf, std::size_t cap) noexcept;
+
 }  // namespace threading::detail::os

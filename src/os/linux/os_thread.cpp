@@ -3,13 +3,16 @@
 // pthread_setname_np's 15 bytes, and glibc's pthread_clockjoin_np.
 #include "../os_thread.hpp"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
 #include <limits>
 
@@ -116,6 +119,62 @@ void set_current_name(const std::string& name) {
   std::size_t n = name.size() < 15 ? name.size() : 15;
   while (n > 0 && n < name.size() && (static_cast<unsigned char>(name[n]) & 0xC0) == 0x80) --n;
   pthread_setname_np(pthread_self(), name.substr(0, n).c_str());
+}
+
+bool for_each_kernel_thread(void (*visit)(native_id_t, void*), void* context) noexcept {
+  // /proc/self/task lists one directory per thread, named by its kernel id;
+  // getdents64 reads it without opendir's allocation.
+  int fd = ::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  alignas(8) char dents[2048];
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, dents, sizeof dents);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      unsigned short reclen;
+      std::memcpy(&reclen, dents + off + 16, sizeof reclen);
+      const char* name = dents + off + 19;
+      if (name[0] >= '0' && name[0] <= '9') {
+        native_id_t tid = 0;
+        for (const char* p = name; *p >= '0' && *p <= '9'; ++p) tid = tid * 10 + (*p - '0');
+        visit(tid, context);
+      }
+      off += reclen;
+    }
+  }
+  ::close(fd);
+  return true;
+}
+
+std::size_t kernel_thread_name(native_id_t tid, char* buf, std::size_t cap) noexcept {
+  if (cap == 0) return 0;
+  buf[0] = '\0';
+  if (tid == static_cast<native_id_t>(getpid())) {  // Linux: the initial thread's id is the pid
+    std::size_t n = std::min<std::size_t>(cap - 1, 10);
+    std::memcpy(buf, "MainThread", n);
+    buf[n] = '\0';
+    return n;
+  }
+  char path[64] = "/proc/self/task/";
+  std::size_t n = std::strlen(path);
+  char digits[24];
+  int k = 0;
+  auto v = static_cast<std::uint64_t>(tid);
+  do {
+    digits[k++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  while (k > 0) path[n++] = digits[--k];
+  std::memcpy(path + n, "/comm", 6);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t got = ::read(fd, buf, cap - 1);
+  ::close(fd);
+  std::size_t len = 0;
+  while (got > 0 && len < static_cast<std::size_t>(got) && buf[len] != '\n') ++len;
+  buf[len] = '\0';
+  return len;
 }
 
 }  // namespace threading::detail::os
