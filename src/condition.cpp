@@ -1,5 +1,6 @@
 #include "threading/condition.hpp"
 
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -53,7 +54,7 @@ bool Condition::wait(Timeout timeout) {
       pl::kDefaultToken, deadline ? &*deadline : nullptr);
 
   // Re-acquire: a handoff token means the lock's release gave it to us.
-  if (!(r.status == pl::ParkStatus::kUnparked && r.token == Lock::kTokenHandoff)) {
+  if (!(r.status == pl::ParkStatus::kUnparked && r.token == detail::kTokenHandoff)) {
     if (!raw.try_lock()) raw.lock_slow(nullptr);
   }
   if (rlock) as_rlock().take(detail::current_thread_id(), saved_count);

@@ -3,27 +3,13 @@
 #include <cstdint>
 #include <optional>
 
-#include "futex.hpp"
-#include "spin.hpp"
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
 namespace threading {
 
 namespace pl = detail::parking_lot;
-
-namespace {
-
-// Spin-then-yield before parking (spin.hpp), on this object's state word.
-thread_local detail::SpinBudget t_spin;
-
-template <class Done>
-bool spin_until(const std::atomic<std::uint64_t>& word, Done done) {
-  return detail::spin_then_yield(t_spin,
-                                 [&] { return done(word.load(std::memory_order_acquire)); });
-}
-
-}  // namespace
 
 void Event::set() {
   std::uint64_t s = state_.load(std::memory_order_relaxed);
@@ -69,36 +55,22 @@ bool Event::wait_slow(std::uint64_t seen, const Timeout& timeout) {
     return signalled(state_.load(std::memory_order_acquire));  // t <= 0 or NaN: poll
   }
 
-  if (spin_until(state_, signalled)) return true;
-
+  // Once woken (or if the state moved on before we slept), the generation
+  // says whether a set() ran since wait() began, even if clear() followed
+  // it; a late unpark from a set() that ran before this wait began (its
+  // generation already seen) just sends the waiter round again.
   const detail::Deadline* limit = deadline ? &*deadline : nullptr;
-  for (;;) {
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    if (signalled(s)) return true;
-    if ((s & kParked) == 0 &&
-        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-      continue;
-    }
-    pl::ParkResult r = pl::park(
-        &state_,
-        [&] {
-          std::uint64_t v = state_.load(std::memory_order_relaxed);
-          return !signalled(v) && (v & kParked) != 0;
-        },
-        [] {},
-        [this](const void*, bool was_last) {
-          if (was_last) state_.fetch_and(~kParked, std::memory_order_relaxed);
-        },
-        pl::kDefaultToken, limit);
-    // Woken (or the state moved on before we slept): the generation says
-    // whether a set() ran since wait() began, even if clear() followed it. A
-    // late unpark from a set() that ran before this wait began (its
-    // generation already seen) is ignored by the same test.
-    if (r.status == pl::ParkStatus::kTimedOut) {
-      return signalled(state_.load(std::memory_order_acquire));
-    }
-  }
+  return detail::LockAlgorithm<std::uint64_t, kParked>::wait(
+      state_, signalled,
+      [&](std::uint64_t& s) {
+        // Acquire: pairs with the release CAS in set() that made us ready
+        // (once signalled, always signalled: the generation only grows).
+        s = state_.load(std::memory_order_acquire);
+        return signalled(s);
+      },
+      // The deadline passed; a set() racing with it still counts. Acquire:
+      // pairs with set()'s release CAS.
+      [&] { return signalled(state_.load(std::memory_order_acquire)); }, limit);
 }
 
 }  // namespace threading

@@ -1,6 +1,6 @@
 #include "threading/lock.hpp"
 
-#include "spin.hpp"
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/errors.hpp"
 
@@ -18,32 +18,13 @@ bool Lock::acquire_with_timeout(bool blocking, const Timeout& timeout) {
 }
 
 bool Lock::lock_slow(const detail::Deadline* deadline) {
-  detail::SpinWait spinner;
-  for (;;) {
-    std::uint8_t s = state_.load(std::memory_order_relaxed);
-    if ((s & kLocked) == 0) {
-      if (state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) {
-        return true;
-      }
-      continue;
-    }
-    // Spin (spin.hpp) only while nobody is parked: once there is a queue,
-    // spinning just steals the lock from the thread it is about to be handed to.
-    if ((s & kParked) == 0 && spinner.spin()) continue;
-    if ((s & kParked) == 0 &&
-        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-      continue;
-    }
-    pl::ParkResult r = pl::park(
-        &state_, [this] { return state_.load(std::memory_order_relaxed) == (kLocked | kParked); },
-        [] {}, [this](const void*, bool was_last) { waiter_timed_out(was_last); },
-        pl::kDefaultToken, deadline);
-    if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;
-    if (r.status == pl::ParkStatus::kTimedOut) return false;
-    spinner.reset();
-  }
+  return detail::LockAlgorithm<std::uint8_t, kParked>::wait(
+      state_, [](std::uint8_t s) { return (s & kLocked) == 0; },
+      [this](std::uint8_t& s) {
+        return state_.compare_exchange_weak(s, s | kLocked, std::memory_order_acquire,
+                                            std::memory_order_relaxed);
+      },
+      [] { return false; }, deadline);
 }
 
 bool Lock::release_nothrow() noexcept {
@@ -65,12 +46,16 @@ bool Lock::release_nothrow() noexcept {
     }
     if (r.unparked_threads > 0 && r.be_fair) {
       if (!r.have_more_threads) state_.store(kLocked, std::memory_order_relaxed);
-      return kTokenHandoff;
+      return detail::kTokenHandoff;
     }
     state_.store(r.have_more_threads ? kParked : 0, std::memory_order_release);
     return pl::kDefaultToken;
   });
   return was_locked;
+}
+
+void Lock::waiter_timed_out(bool was_last) noexcept {
+  detail::LockAlgorithm<std::uint8_t, kParked>::clear_parked_if_last(state_, was_last);
 }
 
 void Lock::release_slow() {

@@ -176,7 +176,7 @@ ForkHandlerRegistration g_fork_handler;
 
 ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void()> before_sleep,
                 FunctionRef<void(const void*, bool)> timed_out, Token park_token,
-                const Deadline* deadline) {
+                const Deadline* deadline, SpinFirst spin) {
   Waiter w;
   w.key.store(key, std::memory_order_relaxed);
   w.park_token = park_token;
@@ -190,7 +190,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
     b.lock.unlock();
   }
   before_sleep();
-  spin_before_sleep(w.wake);
+  if (spin == kSpin) spin_before_sleep(w.wake);
   if (sleep_until_unparked(w.wake, deadline)) return {ParkStatus::kUnparked, w.unpark_token};
 
   // Timed out. If we are still queued, leave; if an unparker already took us

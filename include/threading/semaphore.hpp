@@ -125,8 +125,6 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   // Releases of more than this go through the slow path (keeps the inline
   // shift free of overflow).
   static constexpr std::size_t kSmallRelease = std::size_t{1} << 32;
-  // The unpark token telling a woken waiter it already owns one unit.
-  static constexpr std::uintptr_t kTokenHandoff = 1;
 
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
   // try_lock_for/until, after a failed try_lock().
