@@ -12,6 +12,7 @@ namespace threading {
 namespace pl = detail::parking_lot;
 
 void Event::set() {
+  // Relaxed: the expected value of the release CAS below.
   std::uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     if ((s & kParked) != 0) break;
@@ -33,6 +34,7 @@ void Event::set() {
   // The new generation tells each woken waiter that the flag was set during
   // its wait, even if clear() runs before it wakes.
   pl::unpark_n(&state_, SIZE_MAX, [this](pl::UnparkResult) {
+    // Relaxed: the expected value of the release CAS below.
     std::uint64_t v = state_.load(std::memory_order_relaxed);
     std::uint64_t next;
     do {
@@ -52,7 +54,8 @@ bool Event::wait_slow(std::uint64_t seen, const Timeout& timeout) {
   // True once the flag is set, or a set() has happened since wait() began.
   auto signalled = [gen](std::uint64_t v) { return (v & kSet) != 0 || (v >> kGenShift) != gen; };
   if (deadline && deadline->expired()) {
-    return signalled(state_.load(std::memory_order_acquire));  // t <= 0 or NaN: poll
+    // t <= 0 or NaN: poll. Acquire: pairs with set()'s release CAS.
+    return signalled(state_.load(std::memory_order_acquire));
   }
 
   // Once woken (or if the state moved on before we slept), the generation

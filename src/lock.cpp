@@ -29,6 +29,7 @@ bool Lock::lock_slow(const detail::Deadline* deadline) {
 
 bool Lock::release_nothrow() noexcept {
   for (;;) {
+    // Relaxed: only chooses the path; the CAS below (or the callback) decides.
     std::uint8_t s = state_.load(std::memory_order_relaxed);
     if ((s & kLocked) == 0) return false;
     if ((s & kParked) != 0) break;
@@ -40,14 +41,20 @@ bool Lock::release_nothrow() noexcept {
   // straight to the oldest (fairness) or just free it and wake one to compete.
   bool was_locked = true;
   pl::unpark_one(&state_, [&](pl::UnparkResult r) -> pl::Token {
+    // Relaxed: under the bucket lock, which orders it after every change of
+    // the parked bit; the locked bit is ours to clear (or a misuse).
     if ((state_.load(std::memory_order_relaxed) & kLocked) == 0) {
       was_locked = false;  // a racing release got here first
       return pl::kDefaultToken;
     }
     if (r.unparked_threads > 0 && r.be_fair) {
+      // Relaxed: the lock stays held, so nothing is published through the
+      // word; the woken thread synchronises with us through its wake flag
+      // (wake()'s release exchange, the sleeper's acquire load).
       if (!r.have_more_threads) state_.store(kLocked, std::memory_order_relaxed);
       return detail::kTokenHandoff;
     }
+    // Release: the unlock; pairs with the next taker's acquire CAS.
     state_.store(r.have_more_threads ? kParked : 0, std::memory_order_release);
     return pl::kDefaultToken;
   });
@@ -63,6 +70,8 @@ void Lock::release_slow() {
 }
 
 bool Lock::mark_parked_if_locked() noexcept {
+  // Relaxed: under the bucket lock of state_ (held by notify's requeue), which
+  // orders the parked bit with the release that will read it in its callback.
   std::uint8_t s = state_.load(std::memory_order_relaxed);
   while ((s & kLocked) != 0) {
     if (state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,

@@ -23,6 +23,7 @@ constexpr char kValueTooLarge[] = "semaphore value too large";            // Ove
 Semaphore::Semaphore(long long value, bool bounded) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
   if (value > kMaxValue) throw OverflowError(kValueTooLarge);
+  // Relaxed: the constructor; whoever shares the object publishes it.
   state_.store((static_cast<std::uint64_t>(value) << kCountShift) | (bounded ? kBounded : 0),
                std::memory_order_relaxed);
 }
@@ -70,6 +71,7 @@ const char* Semaphore::release_error(std::uint64_t s, std::size_t n) const noexc
 void Semaphore::release_slow(std::size_t n) {
   if (n == 0) throw ValueError("n must be one or more");
   const std::uint64_t add = static_cast<std::uint64_t>(n) << kCountShift;
+  // Relaxed: only the expected value of the CAS below, which publishes.
   std::uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     if (const char* error = release_error(s, n)) throw_release_error(error);
@@ -93,6 +95,7 @@ void Semaphore::release_slow(std::size_t n) {
   // be fair, the units are handed to them directly instead.
   const char* error = nullptr;
   pl::unpark_n(&state_, n, [&](pl::UnparkResult r) -> pl::Token {
+    // Relaxed: the expected value of the release CAS below.
     std::uint64_t v = state_.load(std::memory_order_relaxed);
     for (;;) {
       // A racing release may have filled a BoundedSemaphore meanwhile: then

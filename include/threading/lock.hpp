@@ -71,6 +71,7 @@ class Lock : public detail::TimedLockable<Lock> {
     }
   }
 
+  // Relaxed: a snapshot that orders nothing (as CPython's locked()).
   bool locked() const noexcept { return (state_.load(std::memory_order_relaxed) & kLocked) != 0; }
 
   // Python 2 `thread` module aliases.

@@ -74,6 +74,8 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   }
 
   void release(std::size_t n = 1) {
+    // Relaxed: the expected value of the CAS, which publishes (release: pairs
+    // with the acquire CAS of the thread that takes the unit).
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     std::uint64_t add = static_cast<std::uint64_t>(n) << kCountShift;
     if (n - 1 < kSmallRelease && (s & (kParked | kBounded)) == 0 &&
@@ -88,6 +90,7 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
 
   // The counter's current value (CPython shows it only in repr()).
   long long value() const noexcept {
+    // Relaxed: a snapshot that orders nothing.
     return static_cast<long long>(state_.load(std::memory_order_relaxed) >> kCountShift);
   }
 
@@ -100,6 +103,8 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
       acquire_slow(nullptr);
   }
   bool try_lock() noexcept {
+    // Acquire CAS: pairs with the release CAS of the release() that added the
+    // unit; the relaxed load is only its expected value.
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     while (s >= kOne) {
       if (state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
