@@ -69,8 +69,10 @@ struct LockAlgorithm {
       }
       if ((s & kParked) == 0) {
         if (spinner.spin()) continue;
-        // Relaxed: the bit carries no data; the release that reads it
-        // synchronises with us through the bucket lock (validate below).
+        // Relaxed: the bit carries no data. A release's RMW reads the latest
+        // value of the word: it sees the bit if we set it first (then it
+        // unparks under the bucket lock our validate takes); if it came
+        // first, validate finds the word ready and we do not sleep.
         if (!word.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
                                         std::memory_order_relaxed)) {
           continue;
