@@ -1,5 +1,5 @@
-/* Lock's protocol (src/lock.cpp, include/threading/lock.hpp) on the parking
- * core, as Promela inlines. Included by lock.pml and condition.pml after
+/* Lock's protocol (src/lock.cpp, src/lock_algorithm.hpp, include/threading/
+ * lock.hpp) on the parking core, as Promela inlines. Included by lock.pml and condition.pml after
  * parking_core.pml. The including model defines KEY_L (the key &state_).
  *
  * state_: kLocked (1) | kParked (2). Every atomic operation on state_ is one

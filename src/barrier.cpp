@@ -1,3 +1,13 @@
+// Barrier: the states, the transition table and the out_ protocol are in
+// include/threading/barrier.hpp; each function below says which cells of the
+// table it implements.
+//
+// Orderings on word_: out_ is changed only under the bucket lock of &word_
+// and read there relaxed (the lock orders it); read outside the lock it is
+// only a hint, re-checked under the lock. The loads of word_ that decide
+// what a thread does are acquire: they pair with the release CAS that ended
+// a generation or broke the barrier, so a thread that raises or goes on sees
+// the writes of whoever did it (and the action's).
 #include "threading/barrier.hpp"
 
 #include <sched.h>
@@ -17,14 +27,10 @@ namespace pl = detail::parking_lot;
 
 namespace {
 
-// What a woken waiter is handed (the unpark token).
-constexpr pl::Token kTripped = 1;  // its generation tripped: return the index
-constexpr pl::Token kBrokeIt = 2;  // its generation broke (or was reset): raise
-constexpr pl::Token kRetry = 3;    // woken in a race; it is counted in out_: re-validate
-
-constexpr auto kAcqRel = std::memory_order_acq_rel;
-constexpr auto kAcquire = std::memory_order_acquire;
-constexpr auto kRelaxed = std::memory_order_relaxed;
+// The outcome handed to a woken waiter (its unpark token).
+constexpr pl::Token kTokenTripped = 1;  // its generation tripped: return the index
+constexpr pl::Token kTokenRaise = 2;    // its generation was broken or reset: raise
+constexpr pl::Token kTokenRetry = 3;    // no outcome yet; it is counted in out_: re-enqueue
 
 }  // namespace
 
@@ -34,27 +40,37 @@ Barrier::Barrier(std::size_t parties, std::function<void()> action, Timeout time
 }
 
 enum class Barrier::Late : std::uint8_t {
-  kTripped,       // (not reached: a generation ends only with its members queued)
-  kBroken,        // (likewise)
-  kBreaker,       // this thread breaks the barrier (break_generation)
-  kAwaitOutcome,  // the action is running, or another waiter is breaking it
+  kAlreadyTripped,  // (not reached: a generation ends only with its members queued)
+  kAlreadyBroken,   // (likewise)
+  kBreaker,         // this thread breaks the barrier (break_generation)
+  kAwaitOutcome,    // the action is running, or another waiter is breaking it
 };
 
+// Table, column "a deadline passes". Under the bucket lock, off the queue.
+// No state change but the claim of the break: the thread stays counted (in
+// out_) until the generation's outcome reaches it.
 Barrier::Late Barrier::settle_timed_out(std::uint64_t gen) noexcept {
-  // Under the bucket lock, off the queue. No state change here: the thread
-  // stays counted (in out_) until the generation's outcome reaches it.
-  std::uint64_t v = word_.load(kAcquire);
+  // Acquire: pairs with the release CAS that ended the generation (not
+  // reached, see Late).
+  std::uint64_t v = word_.load(std::memory_order_acquire);
   for (;;) {
-    if (gen_of(v) != gen) return Late::kTripped;
-    if ((v & kBroken) != 0) return Late::kBroken;
-    if (tripping(v) || (v & kBreaking) != 0) {
-      out_.fetch_add(1, kRelaxed);
-      return Late::kAwaitOutcome;
+    if (gen_of(v) != gen) return Late::kAlreadyTripped;
+    switch (state_of(v)) {
+      case State::kBroken:
+        return Late::kAlreadyBroken;
+      case State::kTripping:
+      case State::kBreaking:
+        out_.fetch_add(1, std::memory_order_relaxed);
+        return Late::kAwaitOutcome;
+      case State::kFilling:
+        break;
     }
-    // Claim the break; only kBreaking changes, which lets nobody go.
-    // Acquire/acquire: only re-reads the word (bucket lock orders the rest).
-    if (word_.compare_exchange_weak(v, v | kBreaking, kAcquire, kAcquire)) {
-      out_.fetch_add(1, kRelaxed);
+    // kFilling -> kBreaking: claim the break. Only the bit changes, which
+    // lets nobody go, so the CAS publishes nothing; acquire (both orders)
+    // only re-reads the word like the load above.
+    if (word_.compare_exchange_weak(v, v | kBreakingBit, std::memory_order_acquire,
+                                    std::memory_order_acquire)) {
+      out_.fetch_add(1, std::memory_order_relaxed);
       return Late::kBreaker;
     }
   }
@@ -62,9 +78,9 @@ Barrier::Late Barrier::settle_timed_out(std::uint64_t gen) noexcept {
 
 std::size_t Barrier::finish_timed_out(Late late, std::uint64_t gen, std::size_t index) {
   switch (late) {
-    case Late::kTripped:
+    case Late::kAlreadyTripped:
       return index;
-    case Late::kBroken:
+    case Late::kAlreadyBroken:
       throw BrokenBarrierError();
     case Late::kBreaker:
       return break_generation(gen, index);
@@ -74,6 +90,7 @@ std::size_t Barrier::finish_timed_out(Late late, std::uint64_t gen, std::size_t 
   return await(gen, index, nullptr);  // the outcome, without a limit
 }
 
+// Table, columns "arrive" and "last arrival".
 std::size_t Barrier::wait(Timeout timeout) {
   if (timeout.is_none()) timeout = timeout_;
   const bool timed = !timeout.is_none() && !std::isnan(timeout.seconds());  // NaN: no limit
@@ -83,25 +100,46 @@ std::size_t Barrier::wait(Timeout timeout) {
   const bool expired = timed && !(timeout.seconds() > 0);
 
   for (;;) {
-    std::uint64_t s = word_.load(kAcquire);
-    if ((s & kBroken) != 0) throw BrokenBarrierError();
-    // The last arriver is counted without the bucket lock: every other waiter
+    // Acquire: pairs with the release CAS that broke the barrier or ended the
+    // last generation.
+    std::uint64_t s = word_.load(std::memory_order_acquire);
+    switch (state_of(s)) {
+      case State::kBroken:
+        throw BrokenBarrierError();
+      case State::kTripping:
+        wait_for_action(s);
+        continue;
+      case State::kFilling:
+      case State::kBreaking:
+        break;
+    }
+    // The last arriver is counted without the bucket lock: every other member
     // of its generation was counted and enqueued in one step under that lock,
     // or is counted in out_, which end_generation() waits out.
     if (count_of(s) + 1 == parties_) {
-      if (word_.compare_exchange_strong(s, s + kOne, kAcqRel, kAcquire)) return trip(s);
-      continue;
-    }
-    if (tripping(s)) {
-      wait_for_action(s);
+      // Acquire: the action runs after every earlier arrival's writes (their
+      // counting CASes are releases in this RMW chain on word_). Release: as
+      // every counting CAS; the waiters get this thread's writes later,
+      // through end_generation()'s release.
+      if (word_.compare_exchange_strong(s, s + kOne, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+        return trip(s);
+      }
       continue;
     }
 
-    enum class Arrival : std::uint8_t { kCounted, kLast, kFoundBroken, kBusy, kTooLarge, kBreak };
-    Arrival arrival = Arrival::kFoundBroken;
+    enum class Arrival : std::uint8_t {
+      kCounted,        // counted and enqueued
+      kLast,           // counted as the last party: trip
+      kBarrierBroken,  // kBroken: raise
+      kBusy,           // kTripping: wait for the action
+      kTooLarge,       // would wait with a timeout above TIMEOUT_MAX
+      kClaimsBreak,    // counted with a timeout <= 0: it breaks the barrier
+    };
+    Arrival arrival = Arrival::kBarrierBroken;
     std::uint64_t seen = 0;  // the word just before this thread was counted
     // What a timed-out waiter found under the bucket lock.
-    Late late = Late::kBroken;
+    Late late = Late::kAlreadyBroken;
 
     std::optional<detail::Deadline> deadline;
     if (timed && !too_large && !expired) deadline = detail::Deadline::after(timeout.seconds());
@@ -110,35 +148,41 @@ std::size_t Barrier::wait(Timeout timeout) {
     pl::ParkResult r = pl::park(
         &word_,
         [&] {
-          // Under the bucket lock: count this thread and enqueue it in one step.
-          std::uint64_t v = word_.load(kAcquire);
+          // Under the bucket lock: count this thread and enqueue it in one
+          // step. Acquire: as the load at the top of the loop.
+          std::uint64_t v = word_.load(std::memory_order_acquire);
           for (;;) {
-            if ((v & kBroken) != 0) {
-              arrival = Arrival::kFoundBroken;
-              return false;
-            }
-            if (tripping(v)) {
-              arrival = Arrival::kBusy;
-              seen = v;
-              return false;
+            switch (state_of(v)) {
+              case State::kBroken:
+                arrival = Arrival::kBarrierBroken;
+                return false;
+              case State::kTripping:
+                arrival = Arrival::kBusy;
+                seen = v;
+                return false;
+              case State::kFilling:
+              case State::kBreaking:
+                break;
             }
             bool last = count_of(v) + 1 == parties_;
             if (!last && too_large) {
               arrival = Arrival::kTooLarge;
               return false;
             }
-            // An expired arrival is counted and breaks the barrier, unless a
-            // timed-out waiter is already breaking it: then it just waits
-            // (without a limit) for that outcome, like any waiter.
-            bool breaks = !last && expired && (v & kBreaking) == 0;
-            std::uint64_t next = (v + kOne) | (breaks ? kBreaking : 0);
-            // Acq_rel: the last arriver's trip must see every earlier
-            // arrival's writes, and they must see the action's (via the token).
-            if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) {
+            // An expired arrival is counted and breaks the barrier (kFilling
+            // -> kBreaking), unless a timed-out waiter is already breaking
+            // it: then it just waits (without a limit) for that outcome.
+            bool breaks = !last && expired && state_of(v) == State::kFilling;
+            std::uint64_t next = (v + kOne) | (breaks ? kBreakingBit : 0);
+            // Release: publishes this arrival's writes to the last arriver's
+            // acquire (and so to the action). Acquire: a last arrival counted
+            // here runs the action after the earlier arrivals' writes.
+            if (word_.compare_exchange_weak(v, next, std::memory_order_acq_rel,
+                                            std::memory_order_acquire)) {
               seen = v;
               if (breaks) {
-                out_.fetch_add(1, kRelaxed);  // counted, off the queue: the breaker
-                arrival = Arrival::kBreak;
+                out_.fetch_add(1, std::memory_order_relaxed);  // counted, off the queue
+                arrival = Arrival::kClaimsBreak;
               } else {
                 arrival = last ? Arrival::kLast : Arrival::kCounted;
               }
@@ -156,16 +200,16 @@ std::size_t Barrier::wait(Timeout timeout) {
     const auto index = static_cast<std::size_t>(count_of(seen));
     switch (r.status) {
       case pl::ParkStatus::kUnparked:
-        if (r.token == kTripped) return index;
-        if (r.token == kBrokeIt) throw BrokenBarrierError();
-        return await(gen_of(seen), index, deadline ? &*deadline : nullptr);  // kRetry
+        if (r.token == kTokenTripped) return index;
+        if (r.token == kTokenRaise) throw BrokenBarrierError();
+        return await(gen_of(seen), index, deadline ? &*deadline : nullptr);  // kTokenRetry
       case pl::ParkStatus::kTimedOut:
         return finish_timed_out(late, gen_of(seen), index);
       case pl::ParkStatus::kInvalid:
         switch (arrival) {
           case Arrival::kLast:
             return trip(seen);
-          case Arrival::kFoundBroken:
+          case Arrival::kBarrierBroken:
             throw BrokenBarrierError();
           case Arrival::kBusy:
             wait_for_action(seen);
@@ -173,7 +217,7 @@ std::size_t Barrier::wait(Timeout timeout) {
           case Arrival::kTooLarge:
             detail::check_not_too_large(timeout.seconds());  // throws OverflowError
             continue;                                        // (not reached)
-          case Arrival::kBreak:
+          case Arrival::kClaimsBreak:
             return break_generation(gen_of(seen), index);
           case Arrival::kCounted:
             break;  // not reached: a counted arrival is enqueued
@@ -183,6 +227,7 @@ std::size_t Barrier::wait(Timeout timeout) {
   }
 }
 
+// A member off the queue (counted in out_) re-enqueues: "await" in the table.
 std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::Deadline* deadline) {
   // This thread is counted in generation `gen` and in out_, and is off the
   // queue. Nobody ends a generation while out_ counts anyone but the ender,
@@ -190,17 +235,19 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
   for (;;) {
     enum class Seen : std::uint8_t { kPending, kMovedOn, kSawBroken };
     Seen seen = Seen::kPending;
-    Late late = Late::kBroken;
+    Late late = Late::kAlreadyBroken;
     pl::ParkResult r = pl::park(
         &word_,
         [&] {
-          std::uint64_t v = word_.load(kAcquire);
-          out_.fetch_sub(1, kRelaxed);
-          if (gen_of(v) != gen) {  // (not reached; kept for safety)
+          // Acquire: as wait()'s load (the cases it would matter for are not
+          // reached).
+          std::uint64_t v = word_.load(std::memory_order_acquire);
+          out_.fetch_sub(1, std::memory_order_relaxed);  // back on the queue (or leaving)
+          if (gen_of(v) != gen) {                        // (not reached; kept for safety)
             seen = Seen::kMovedOn;
             return false;
           }
-          if ((v & kBroken) != 0) {  // (likewise)
+          if (state_of(v) == State::kBroken) {  // (likewise)
             seen = Seen::kSawBroken;
             return false;
           }
@@ -213,15 +260,17 @@ std::size_t Barrier::await(std::uint64_t gen, std::size_t index, const detail::D
         if (seen == Seen::kMovedOn) return index;
         throw BrokenBarrierError();
       case pl::ParkStatus::kUnparked:
-        if (r.token == kTripped) return index;
-        if (r.token == kBrokeIt) throw BrokenBarrierError();
-        continue;  // kRetry: counted in out_ again
+        if (r.token == kTokenTripped) return index;
+        if (r.token == kTokenRaise) throw BrokenBarrierError();
+        continue;  // kTokenRetry: counted in out_ again
       case pl::ParkStatus::kTimedOut:
         return finish_timed_out(late, gen, index);
     }
   }
 }
 
+// kTripping: the last arriver runs the action ("action returns" / "action
+// throws").
 std::size_t Barrier::trip(std::uint64_t seen) {
   // The word reads count == parties while the action runs: n_waiting() reads
   // parties, and everyone who would change the word (abort, reset, a
@@ -239,30 +288,36 @@ std::size_t Barrier::trip(std::uint64_t seen) {
   return static_cast<std::size_t>(count_of(seen));
 }
 
+// kTripping -> kFilling of the next generation (T) or -> kBroken (R).
 void Barrier::end_generation(bool tripped) {
   for (;;) {
     // Members off the queue (timed out during the action, or woken to
-    // retry) are a few instructions from re-enqueueing.
-    while (out_.load(kAcquire) != 0) sched_yield();
+    // retry) are a few instructions from re-enqueueing: yield to them (why
+    // not park: barrier.hpp). Relaxed: a hint, re-checked under the lock.
+    while (out_.load(std::memory_order_relaxed) != 0) sched_yield();
     bool retry = false;
     bool action_waiters = false;
     pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
       // Under the bucket lock, with the queued waiters dequeued.
-      if (out_.load(kRelaxed) != 0) {
+      if (out_.load(std::memory_order_relaxed) != 0) {
         retry = true;  // one went off the queue meanwhile: they all re-enqueue
-        out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), kRelaxed);
-        return kRetry;
+        out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), std::memory_order_relaxed);
+        return kTokenRetry;
       }
-      std::uint64_t v = word_.load(kRelaxed);
+      // Relaxed: the expected value of the CAS below.
+      std::uint64_t v = word_.load(std::memory_order_relaxed);
       std::uint64_t next;
       do {
-        action_waiters = (v & kActionWaiters) != 0;
-        std::uint64_t base = v & ~(kCountMask | kActionWaiters | kBreaking);
-        next = tripped ? base + kGenOne : base | kBroken;
-        // Acq_rel: publishes the outcome (and the action's writes) to every
-        // thread that later reads the word; the woken get it through the wake-up.
-      } while (!word_.compare_exchange_weak(v, next, kAcqRel, kRelaxed));
-      return tripped ? kTripped : kBrokeIt;
+        action_waiters = (v & kActionWaitersBit) != 0;
+        std::uint64_t base = v & ~(kCountMask | kActionWaitersBit | kBreakingBit);
+        next = tripped ? base + kGenOne : base | kBrokenBit;
+        // Release: publishes the outcome and the action's writes to every
+        // thread that later reads the word with acquire (wait(), broken(),
+        // the action's waiters); the woken get them through their wake flag.
+        // Acquire: none needed (one RMW; the bucket lock orders the rest).
+      } while (!word_.compare_exchange_weak(v, next, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed));
+      return tripped ? kTokenTripped : kTokenRaise;
     });
     if (retry) continue;
     // Only threads still inside a call park on the action key; *this is alive.
@@ -271,46 +326,52 @@ void Barrier::end_generation(bool tripped) {
   }
 }
 
+// kBreaking -> kBroken (the breaker), or the breaker shares a trip.
 std::size_t Barrier::break_generation(std::uint64_t gen, std::size_t index) {
   for (;;) {
     // Wait (briefly) for the other members off the queue to re-enqueue, so
-    // the unpark below rarely has to send everyone round again.
-    while (out_.load(kAcquire) > 1) sched_yield();
+    // the unpark below rarely has to send everyone round again. Relaxed: a
+    // hint, re-checked under the lock.
+    while (out_.load(std::memory_order_relaxed) > 1) sched_yield();
     enum class Outcome : std::uint8_t { kBroke, kTripped, kShareTrip, kRetry };
     Outcome outcome = Outcome::kRetry;
     pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
       const auto dequeued = static_cast<std::uint32_t>(r.unparked_threads);
-      std::uint64_t v = word_.load(kAcquire);
+      // Acquire: as wait()'s load (the cases it would matter for are not
+      // reached).
+      std::uint64_t v = word_.load(std::memory_order_acquire);
       for (;;) {
-        if (gen_of(v) != gen || (v & kBroken) != 0) {
+        if (gen_of(v) != gen || state_of(v) == State::kBroken) {
           // (Not reached: nobody else ends a generation while we are out.)
           outcome = gen_of(v) != gen ? Outcome::kTripped : Outcome::kBroke;
-          out_.fetch_sub(1, kRelaxed);
-          if ((v & kBroken) != 0 && gen_of(v) == gen) return kBrokeIt;
-          out_.fetch_add(dequeued, kRelaxed);
-          return kRetry;
+          out_.fetch_sub(1, std::memory_order_relaxed);
+          if (state_of(v) == State::kBroken && gen_of(v) == gen) return kTokenRaise;
+          out_.fetch_add(dequeued, std::memory_order_relaxed);
+          return kTokenRetry;
         }
-        if (tripping(v) || out_.load(kRelaxed) != 1) {
+        if (tripping(v) || out_.load(std::memory_order_relaxed) != 1) {
           // The last party arrived first (then the generation trips and we
           // share it), or other members are off the queue: everyone dequeued
           // re-enqueues; we stay counted in out_.
           outcome = tripping(v) ? Outcome::kShareTrip : Outcome::kRetry;
-          out_.fetch_add(dequeued, kRelaxed);
-          return kRetry;
+          out_.fetch_add(dequeued, std::memory_order_relaxed);
+          return kTokenRetry;
         }
         // Every other member is dequeued: break. Breaking empties the
         // generation (n_waiting() reads 0). This thread leaves out_ first: a
         // new arrival reads the word without the bucket lock, so once it reads
         // broken it may raise and destroy the barrier; the CAS is the last
         // access. (out_ changes only under this lock: undone if the CAS fails.)
-        out_.store(0, kRelaxed);
-        std::uint64_t next = (v & ~(kCountMask | kBreaking)) | kBroken;
-        // Acq_rel: publishes the outcome to every later reader of the word.
-        if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) {
+        out_.store(0, std::memory_order_relaxed);
+        std::uint64_t next = (v & ~(kCountMask | kBreakingBit)) | kBrokenBit;
+        // Release: publishes the outcome to every later acquire reader of the
+        // word (wait(), broken()). Acquire (also on failure): as the load above.
+        if (word_.compare_exchange_weak(v, next, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
           outcome = Outcome::kBroke;
-          return kBrokeIt;
+          return kTokenRaise;
         }
-        out_.store(1, kRelaxed);
+        out_.store(1, std::memory_order_relaxed);
       }
     });
     switch (outcome) {
@@ -327,51 +388,70 @@ std::size_t Barrier::break_generation(std::uint64_t gen, std::size_t index) {
   }
 }
 
+// kTripping: "await" the action, parked on action_key().
 void Barrier::wait_for_action(std::uint64_t seen) {
   pl::park(
       action_key(),
       [&] {
-        std::uint64_t v = word_.load(kAcquire);
+        // Acquire (the load and both CAS orders): pairs with end_generation()'s
+        // release CAS, for a thread that finds the action already over (it
+        // re-reads the word in its caller anyway).
+        std::uint64_t v = word_.load(std::memory_order_acquire);
         for (;;) {
           if (!tripping(v) || gen_of(v) != gen_of(seen)) return false;
-          if ((v & kActionWaiters) != 0) return true;
-          // Acquire/acquire: only re-reads the word; end_generation() reads
-          // the bit under the word's bucket lock and wakes us under this one.
-          if (word_.compare_exchange_weak(v, v | kActionWaiters, kAcquire, kAcquire)) return true;
+          if ((v & kActionWaitersBit) != 0) return true;
+          // end_generation() reads the bit under the word's bucket lock and
+          // wakes us under this one.
+          if (word_.compare_exchange_weak(v, v | kActionWaitersBit, std::memory_order_acquire,
+                                          std::memory_order_acquire)) {
+            return true;
+          }
         }
       },
       nullptr);
 }
 
+// Column "abort()".
 void Barrier::abort() {
   for (;;) {
-    std::uint64_t s = word_.load(kAcquire);
-    if ((s & kBroken) != 0) return;  // BR-14: twice is harmless
-    if (tripping(s)) {
-      wait_for_action(s);
-      continue;
+    // Acquire: as wait()'s load.
+    std::uint64_t s = word_.load(std::memory_order_acquire);
+    switch (state_of(s)) {
+      case State::kBroken:
+        return;  // BR-14: twice is harmless
+      case State::kTripping:
+        wait_for_action(s);
+        continue;
+      case State::kFilling:
+      case State::kBreaking:
+        break;
     }
-    if (out_.load(kAcquire) != 0) {
-      sched_yield();  // a member off the queue is about to re-enqueue or break it
+    // A member off the queue is about to re-enqueue or break the barrier (in
+    // kBreaking, the breaker): yield to it (why not park: barrier.hpp).
+    // Relaxed: a hint, re-checked under the lock.
+    if (out_.load(std::memory_order_relaxed) != 0) {
+      sched_yield();
       continue;
     }
     bool retry = false;
     pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
-      std::uint64_t v = word_.load(kAcquire);
+      // Acquire: as wait()'s load.
+      std::uint64_t v = word_.load(std::memory_order_acquire);
       for (;;) {
         // Broken meanwhile: whoever is still queued belongs to that broken
         // generation (not reached: it would have been dequeued).
-        if ((v & kBroken) != 0) return kBrokeIt;
-        if (tripping(v) || out_.load(kRelaxed) != 0) {
+        if (state_of(v) == State::kBroken) return kTokenRaise;
+        if (tripping(v) || out_.load(std::memory_order_relaxed) != 0) {
           // The last party arrived, or a member went off the queue: retry.
           retry = true;
-          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), kRelaxed);
-          return kRetry;
+          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), std::memory_order_relaxed);
+          return kTokenRetry;
         }
-        // Acq_rel: publishes the outcome to later readers of the word.
-        if (word_.compare_exchange_weak(v, (v & ~(kCountMask | kBreaking)) | kBroken, kAcqRel,
-                                        kAcquire)) {
-          return kBrokeIt;
+        // kFilling -> kBroken (R). Release: publishes the outcome to every
+        // later acquire reader of the word. Acquire: as the load above.
+        if (word_.compare_exchange_weak(v, (v & ~(kCountMask | kBreakingBit)) | kBrokenBit,
+                                        std::memory_order_acq_rel, std::memory_order_acquire)) {
+          return kTokenRaise;
         }
       }
     });
@@ -379,33 +459,41 @@ void Barrier::abort() {
   }
 }
 
+// Column "reset()".
 void Barrier::reset() {
   for (;;) {
-    std::uint64_t s = word_.load(kAcquire);
-    if (tripping(s)) {
+    // Acquire: as wait()'s load.
+    std::uint64_t s = word_.load(std::memory_order_acquire);
+    if (state_of(s) == State::kTripping) {
       wait_for_action(s);
       continue;
     }
-    if (out_.load(kAcquire) != 0) {
-      // A member off the queue is about to re-enqueue or break the barrier:
-      // a few instructions away.
+    // A member off the queue is about to re-enqueue or break the barrier: a
+    // few instructions away; yield to it (why not park: barrier.hpp).
+    // Relaxed: a hint, re-checked under the lock.
+    if (out_.load(std::memory_order_relaxed) != 0) {
       sched_yield();
       continue;
     }
-    if ((s & kBroken) == 0 && count_of(s) == 0) return;  // idle: nothing to do
+    if (state_of(s) != State::kBroken && count_of(s) == 0) return;  // idle: nothing to do
     bool retry = false;
     pl::unpark_n(&word_, SIZE_MAX, [&](pl::UnparkResult r) {
-      std::uint64_t v = word_.load(kAcquire);
+      // Acquire: as wait()'s load.
+      std::uint64_t v = word_.load(std::memory_order_acquire);
       for (;;) {
-        if (tripping(v) || out_.load(kRelaxed) != 0) {
+        if (tripping(v) || out_.load(std::memory_order_relaxed) != 0) {
           retry = true;
-          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), kRelaxed);
-          return kRetry;
+          out_.fetch_add(static_cast<std::uint32_t>(r.unparked_threads), std::memory_order_relaxed);
+          return kTokenRetry;
         }
-        // Current waiters raise; a new, empty, unbroken generation begins.
-        // Acq_rel: publishes the outcome to later readers of the word.
-        std::uint64_t next = (v & ~(kCountMask | kBroken | kBreaking)) + kGenOne;
-        if (word_.compare_exchange_weak(v, next, kAcqRel, kAcquire)) return kBrokeIt;
+        // Current waiters raise (R); a new, empty, unbroken generation
+        // begins (-> kFilling). Release: publishes the outcome to every later
+        // acquire reader of the word. Acquire: as the load above.
+        std::uint64_t next = (v & ~(kCountMask | kBrokenBit | kBreakingBit)) + kGenOne;
+        if (word_.compare_exchange_weak(v, next, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
+          return kTokenRaise;
+        }
       }
     });
     if (!retry) return;

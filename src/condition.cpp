@@ -1,5 +1,6 @@
 #include "threading/condition.hpp"
 
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
@@ -29,6 +30,13 @@ bool Condition::wait(Timeout timeout) {
   Lock& raw = raw_lock();
   const bool rlock = kind_ != Kind::kLock;
   std::uint32_t saved_count = 0;
+  // waiters_ is relaxed throughout: it changes only while the user's lock is
+  // held (here, before the release in before_sleep; the decrement below,
+  // after the re-acquire) and notify() reads it with the lock held, so the
+  // lock's release/acquire orders every access. (Over a plain Lock a thread
+  // may notify while another holds it; with no order between that notifier
+  // and the waiter at all, reading 0 is the same as notifying just before
+  // the wait began.)
   waiters_.fetch_add(1, std::memory_order_relaxed);
   const detail::WaitKind lock_kind = rlock ? detail::WaitKind::kRLock : detail::WaitKind::kLock;
   detail::WaitScope scope{{detail::WaitKind::kCondition, this, rlock ? &as_rlock().owner_ : nullptr,
@@ -59,17 +67,18 @@ bool Condition::wait(Timeout timeout) {
       pl::kDefaultToken, deadline ? &*deadline : nullptr);
 
   // Re-acquire: a handoff token means the lock's release gave it to us.
-  if (!(r.status == pl::ParkStatus::kUnparked && r.token == Lock::kTokenHandoff)) {
+  if (!(r.status == pl::ParkStatus::kUnparked && r.token == detail::kTokenHandoff)) {
     if (!raw.try_lock_raw()) raw.lock_slow(nullptr);
   }
   if (rlock) as_rlock().take(detail::current_thread_id(), saved_count);
   detail::note_acquired(true, lock_, lock_kind);
-  waiters_.fetch_sub(1, std::memory_order_relaxed);
+  waiters_.fetch_sub(1, std::memory_order_relaxed);  // relaxed: the lock is held (above)
   return r.status == pl::ParkStatus::kUnparked || requeued_then_timed_out;
 }
 
 void Condition::notify(std::size_t n) {
   if (!is_owned()) throw RuntimeError("cannot notify on un-acquired lock");
+  // Relaxed: the user's lock orders it (see wait()).
   if (n == 0 || waiters_.load(std::memory_order_relaxed) == 0) return;
   Lock& raw = raw_lock();
   pl::unpark_requeue(
@@ -82,6 +91,8 @@ void Condition::notify(std::size_t n) {
       },
       [&](pl::RequeueOp op, pl::UnparkResult r) -> pl::Token {
         if (op == pl::RequeueOp::kUnparkOneRequeueRest && r.requeued_threads > 0) {
+          // Relaxed: an RMW, so the word's next release CAS (an RMW too)
+          // reads it; the requeued waiters are published by the bucket lock.
           raw.state_.fetch_or(Lock::kParked, std::memory_order_relaxed);
         }
         return pl::kDefaultToken;

@@ -3,8 +3,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "os/futex.hpp"
-#include "spin.hpp"
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
@@ -13,20 +12,8 @@ namespace threading {
 
 namespace pl = detail::parking_lot;
 
-namespace {
-
-// Spin-then-yield before parking (spin.hpp), on this object's state word.
-thread_local detail::SpinBudget t_spin;
-
-template <class Done>
-bool spin_until(const std::atomic<std::uint64_t>& word, Done done) {
-  return detail::spin_then_yield(t_spin,
-                                 [&] { return done(word.load(std::memory_order_acquire)); });
-}
-
-}  // namespace
-
 void Event::set() {
+  // Relaxed: the expected value of the release CAS below.
   std::uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     if ((s & kParked) != 0) break;
@@ -48,6 +35,7 @@ void Event::set() {
   // The new generation tells each woken waiter that the flag was set during
   // its wait, even if clear() runs before it wakes.
   pl::unpark_n(&state_, SIZE_MAX, [this](pl::UnparkResult) {
+    // Relaxed: the expected value of the release CAS below.
     std::uint64_t v = state_.load(std::memory_order_relaxed);
     std::uint64_t next;
     do {
@@ -67,40 +55,27 @@ bool Event::wait_slow(std::uint64_t seen, const Timeout& timeout) {
   // True once the flag is set, or a set() has happened since wait() began.
   auto signalled = [gen](std::uint64_t v) { return (v & kSet) != 0 || (v >> kGenShift) != gen; };
   if (deadline && deadline->expired()) {
-    return signalled(state_.load(std::memory_order_acquire));  // t <= 0 or NaN: poll
+    // t <= 0 or NaN: poll. Acquire: pairs with set()'s release CAS.
+    return signalled(state_.load(std::memory_order_acquire));
   }
 
-  if (spin_until(state_, signalled)) return true;
-
+  // Once woken (or if the state moved on before we slept), the generation
+  // says whether a set() ran since wait() began, even if clear() followed
+  // it; a late unpark from a set() that ran before this wait began (its
+  // generation already seen) just sends the waiter round again.
   const detail::Deadline* limit = deadline ? &*deadline : nullptr;
-  for (;;) {
-    std::uint64_t s = state_.load(std::memory_order_acquire);
-    if (signalled(s)) return true;
-    if ((s & kParked) == 0 &&
-        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-      continue;
-    }
-    detail::WaitScope scope{detail::WaitKind::kEvent, this, limit};
-    pl::ParkResult r = pl::park(
-        &state_,
-        [&] {
-          std::uint64_t v = state_.load(std::memory_order_relaxed);
-          return !signalled(v) && (v & kParked) != 0;
-        },
-        [] {},
-        [this](const void*, bool was_last) {
-          if (was_last) state_.fetch_and(~kParked, std::memory_order_relaxed);
-        },
-        pl::kDefaultToken, limit);
-    // Woken (or the state moved on before we slept): the generation says
-    // whether a set() ran since wait() began, even if clear() followed it. A
-    // late unpark from a set() that ran before this wait began (its
-    // generation already seen) is ignored by the same test.
-    if (r.status == pl::ParkStatus::kTimedOut) {
-      return signalled(state_.load(std::memory_order_acquire));
-    }
-  }
+  detail::WaitScope scope{detail::WaitKind::kEvent, this, limit};
+  return detail::LockAlgorithm<std::uint64_t, kParked>::wait(
+      state_, signalled,
+      [&](std::uint64_t& s) {
+        // Acquire: pairs with the release CAS in set() that made us ready
+        // (once signalled, always signalled: the generation only grows).
+        s = state_.load(std::memory_order_acquire);
+        return signalled(s);
+      },
+      // The deadline passed; a set() racing with it still counts. Acquire:
+      // pairs with set()'s release CAS.
+      [&] { return signalled(state_.load(std::memory_order_acquire)); }, limit);
 }
 
 }  // namespace threading

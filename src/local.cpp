@@ -271,6 +271,8 @@ LocalBase::~LocalBase() {
       for (std::size_t i = 0; i < n; ++i) destroy(batch[i]);
       continue;
     }
+    // Relaxed: read under the bucket lock, which orders it with
+    // wake_waiters()' increment (see there).
     parking_lot::park(
         &r.word, [&] { return r.word.load(std::memory_order_relaxed) == word; }, nullptr);
     std::lock_guard g(r.lock);

@@ -16,6 +16,12 @@ namespace {
 // A waiter record. It lives on the parked thread's stack for exactly the
 // duration of park(): the thread cannot leave park() before `wake` reads 1,
 // and an unparker touches the record only until it stores that 1.
+// Orderings: `key` is read relaxed wherever a bucket lock is held (the lock
+// orders it: it changes only under both bucket locks); only the waiter reads
+// it without a lock (lock_waiter_bucket). `wake` carries the hand-over from
+// unparker to waiter: wake()'s release exchange pairs with the waiter's
+// acquire reads of it, publishing unpark_token and whatever the unparker's
+// callback wrote.
 struct Waiter {
   std::atomic<const void*> key;  // changes only under both bucket locks (requeue)
   Waiter* next = nullptr;        // guarded by the bucket lock
@@ -59,7 +65,7 @@ struct alignas(64) Bucket {
   }
   bool has_key(const void* key) const {
     for (Waiter* w = head; w != nullptr; w = w->next) {
-      if (w->key.load(std::memory_order_relaxed) == key) return true;
+      if (w->key.load(std::memory_order_relaxed) == key) return true;  // bucket lock held
     }
     return false;
   }
@@ -97,6 +103,9 @@ Bucket& lock_bucket(const void* key) {
 // Locks the bucket of the waiter's current key, which requeue may change.
 Bucket& lock_waiter_bucket(Waiter& w) {
   for (;;) {
+    // Acquire: pairs with unpark_requeue's release store of the new key. Only
+    // a guess: the relaxed re-read under the bucket lock (which orders it)
+    // decides.
     const void* key = w.key.load(std::memory_order_acquire);
     Bucket& b = lock_bucket(key);
     if (w.key.load(std::memory_order_relaxed) == key) return b;
@@ -130,6 +139,9 @@ constexpr std::uint32_t kSleeping = 2;
 // A futex_wake on a dead stack slot is harmless: at worst a spurious wake-up
 // for some other sleeper, which every sleep loop here tolerates.
 void wake(Waiter* w) {
+  // Release: pairs with the waiter's acquire reads of its wake flag
+  // (sleep_until_unparked, spin_before_sleep): publishes unpark_token and the
+  // object state the unpark callback wrote.
   if (w->wake.exchange(kUnparked, std::memory_order_release) == kSleeping) {
     futex_wake(&w->wake, 1);
   }
@@ -143,6 +155,8 @@ thread_local InterruptHook* t_interrupt_hook = nullptr;
 // go on (an EINTR from a signal handler is how a runtime's Ctrl-C gets in).
 bool sleep_until_unparked(std::atomic<std::uint32_t>& wake_flag, const Deadline* deadline) {
   std::uint32_t s = kAwake;
+  // Acquire (also on failure, and in the loads below): pairs with wake()'s
+  // release exchange.
   if (!wake_flag.compare_exchange_strong(s, kSleeping, std::memory_order_acquire) &&
       s == kUnparked) {
     return true;  // unparked while we were spinning
@@ -179,9 +193,9 @@ ForkHandlerRegistration g_fork_handler;
 
 ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void()> before_sleep,
                 FunctionRef<void(const void*, bool)> timed_out, Token park_token,
-                const Deadline* deadline) {
+                const Deadline* deadline, SpinFirst spin) {
   Waiter w;
-  w.key.store(key, std::memory_order_relaxed);
+  w.key.store(key, std::memory_order_relaxed);  // published by the bucket lock (enqueue)
   w.park_token = park_token;
   if ((w.diag = parked_key_slot()) != nullptr) w.diag->store(key, std::memory_order_relaxed);
   {
@@ -194,7 +208,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
     b.lock.unlock();
   }
   before_sleep();
-  spin_before_sleep(w.wake);
+  if (spin == kSpin) spin_before_sleep(w.wake);
   if (sleep_until_unparked(w.wake, deadline)) return {ParkStatus::kUnparked, w.unpark_token};
 
   // Timed out. If we are still queued, leave; if an unparker already took us
@@ -204,7 +218,7 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
     Waiter* prev = nullptr;
     for (Waiter* cur = b.head; cur != &w; cur = cur->next) prev = cur;
     b.unlink(prev, &w);
-    const void* current_key = w.key.load(std::memory_order_relaxed);
+    const void* current_key = w.key.load(std::memory_order_relaxed);  // bucket lock held
     timed_out(current_key, !b.has_key(current_key));
     b.lock.unlock();
     return {ParkStatus::kTimedOut, 0};
@@ -228,7 +242,7 @@ UnparkResult unpark_n(const void* key, std::size_t n, FunctionRef<Token(UnparkRe
   Waiter* cur = b.head;
   while (cur != nullptr) {
     Waiter* next = cur->next;
-    if (cur->key.load(std::memory_order_relaxed) == key) {
+    if (cur->key.load(std::memory_order_relaxed) == key) {  // bucket lock held
       if (result.unparked_threads == n) {
         result.have_more_threads = true;
         break;
@@ -283,7 +297,7 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
   Waiter* cur = bf.head;
   while (cur != nullptr) {
     Waiter* next = cur->next;
-    if (cur->key.load(std::memory_order_relaxed) == from) {
+    if (cur->key.load(std::memory_order_relaxed) == from) {  // both bucket locks held
       if (result.unparked_threads + result.requeued_threads == max_count) break;
       if (op == RequeueOp::kUnparkOneRequeueRest && woken == nullptr) {
         bf.unlink(prev, cur);
@@ -296,6 +310,7 @@ UnparkResult unpark_requeue(const void* from, const void* to, std::size_t max_co
         ++result.requeued_threads;
       } else {
         bf.unlink(prev, cur);
+        // Release: pairs with the acquire guess in lock_waiter_bucket.
         cur->key.store(to, std::memory_order_release);
         if (cur->diag != nullptr) cur->diag->store(to, std::memory_order_relaxed);
         bt.enqueue(cur);
@@ -319,7 +334,7 @@ std::size_t waiter_count(const void* key) {
   Bucket& b = lock_bucket(key);
   std::size_t n = 0;
   for (Waiter* w = b.head; w != nullptr; w = w->next) {
-    if (w->key.load(std::memory_order_relaxed) == key) ++n;
+    if (w->key.load(std::memory_order_relaxed) == key) ++n;  // bucket lock held
   }
   b.lock.unlock();
   return n;

@@ -99,6 +99,8 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
   bump(counter(list), 1);
   unlock();
   for (;;) {
+    // Relaxed in validate (both parks here): read under the bucket lock, which
+    // orders it with unlock()'s store, made under that lock too.
     pl::ParkResult r = pl::park(
         &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, deadline);
     // Acquire: pairs with the release store in unlock()'s callback.
@@ -116,6 +118,7 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
     }
     // Granted just as the deadline passed: the grant is on its way; take it.
     mutex_.unlock();
+    // Acquire: as above.
     while ((s = w.state.load(std::memory_order_acquire)) == kWaiting) {
       pl::park(
           &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, nullptr);

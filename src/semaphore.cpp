@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "spin.hpp"
+#include "lock_algorithm.hpp"
 #include "threading/detail/parking_lot.hpp"
 #include "threading/detail/wait_record.hpp"
 #include "threading/errors.hpp"
@@ -24,6 +24,7 @@ constexpr char kValueTooLarge[] = "semaphore value too large";            // Ove
 Semaphore::Semaphore(long long value, bool bounded) {
   if (value < 0) throw ValueError("semaphore initial value must be >= 0");
   if (value > kMaxValue) throw OverflowError(kValueTooLarge);
+  // Relaxed: the constructor; whoever shares the object publishes it.
   state_.store((static_cast<std::uint64_t>(value) << kCountShift) | (bounded ? kBounded : 0),
                std::memory_order_relaxed);
 }
@@ -42,42 +43,18 @@ bool Semaphore::acquire_with_timeout(bool blocking, const Timeout& timeout) {
 }
 
 bool Semaphore::acquire_slow(const detail::Deadline* deadline) {
-  detail::SpinWait spinner;
-  for (;;) {
-    std::uint64_t s = state_.load(std::memory_order_relaxed);
-    if (s >= kOne) {
-      if (state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
-                                       std::memory_order_relaxed)) {
-        return true;
-      }
-      continue;
-    }
-    // Spin (spin.hpp) only while nobody is parked: with a queue, a unit
-    // released now is better taken by a thread that has waited longer.
-    if ((s & kParked) == 0 && spinner.spin()) continue;
-    if ((s & kParked) == 0 &&
-        !state_.compare_exchange_weak(s, s | kParked, std::memory_order_relaxed,
-                                      std::memory_order_relaxed)) {
-      continue;
-    }
-    detail::WaitScope scope{detail::WaitKind::kSemaphore, this, deadline};
-    pl::ParkResult r = pl::park(
-        &state_,
-        [this] {
-          std::uint64_t v = state_.load(std::memory_order_relaxed);
-          return v < kOne && (v & kParked) != 0;
-        },
-        [] {},
-        [this](const void*, bool was_last) {
-          if (was_last) state_.fetch_and(~kParked, std::memory_order_relaxed);
-        },
-        pl::kDefaultToken, deadline);
-    if (r.status == pl::ParkStatus::kUnparked && r.token == kTokenHandoff) return true;
-    // Timed out: a unit released just now still counts (CPython re-checks the
-    // counter after its wait returns).
-    if (r.status == pl::ParkStatus::kTimedOut) return try_lock();
-    spinner.reset();
-  }
+  detail::WaitScope scope{detail::WaitKind::kSemaphore, this, deadline};
+  return detail::LockAlgorithm<std::uint64_t, kParked>::wait(
+      state_, [](std::uint64_t s) { return s >= kOne; },
+      [this](std::uint64_t& s) {
+        // Acquire: pairs with the release CAS in release()/release_slow()
+        // that published the unit.
+        return state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
+                                            std::memory_order_relaxed);
+      },
+      // Timed out: a unit released just now still counts (CPython re-checks
+      // the counter after its wait returns).
+      [this] { return try_lock(); }, deadline);
 }
 
 // Why adding n units to the state `s` is not allowed, or nullptr if it is.
@@ -96,6 +73,7 @@ const char* Semaphore::release_error(std::uint64_t s, std::size_t n) const noexc
 void Semaphore::release_slow(std::size_t n) {
   if (n == 0) throw ValueError("n must be one or more");
   const std::uint64_t add = static_cast<std::uint64_t>(n) << kCountShift;
+  // Relaxed: only the expected value of the CAS below, which publishes.
   std::uint64_t s = state_.load(std::memory_order_relaxed);
   for (;;) {
     if (const char* error = release_error(s, n)) throw_release_error(error);
@@ -119,6 +97,7 @@ void Semaphore::release_slow(std::size_t n) {
   // be fair, the units are handed to them directly instead.
   const char* error = nullptr;
   pl::unpark_n(&state_, n, [&](pl::UnparkResult r) -> pl::Token {
+    // Relaxed: the expected value of the release CAS below.
     std::uint64_t v = state_.load(std::memory_order_relaxed);
     for (;;) {
       // A racing release may have filled a BoundedSemaphore meanwhile: then
@@ -133,7 +112,7 @@ void Semaphore::release_slow(std::size_t n) {
       // units (a handed-off unit is synchronised by the wake-up itself).
       if (state_.compare_exchange_weak(v, nv, std::memory_order_release,
                                        std::memory_order_relaxed)) {
-        return handoff ? kTokenHandoff : pl::kDefaultToken;
+        return handoff ? detail::kTokenHandoff : pl::kDefaultToken;
       }
     }
   });

@@ -1,4 +1,11 @@
-// Spin-then-yield before parking, shared by every blocking object.
+// Spin-then-yield before parking: the one spin policy of the library.
+//
+// A waiter spins in exactly one layer. Objects that sleep on their own state
+// word (Lock, RLock, Condition's re-acquire, Semaphore, Event) spin in
+// LockAlgorithm (lock_algorithm.hpp), re-reading the word with SpinWait, and
+// then park without spinning again (parking_lot::kNoSpin). Every other park
+// (Condition's wait, Barrier, Thread.join, the queue) spins in the parking
+// core instead, on the waiter's wake flag (spin_then_yield, adaptive).
 //
 // A hand-off between threads running on different cores completes in well
 // under a microsecond; a futex sleep plus wake-up costs several, more on a VM.
@@ -6,7 +13,7 @@
 // (2, 4, 8 — a pause costs tens of ns on recent x86), then sched_yield()s,
 // the budget of Rust's parking_lot SpinWait. Yielding rather than spinning
 // matters when threads outnumber cores: it lets the thread we wait for run.
-// The number of rounds adapts per thread and per call site: it grows while
+// In the parking core the number of rounds adapts per thread: it grows while
 // spinning succeeds and shrinks while it fails, so threads that never win
 // soon stop burning CPU.
 #pragma once
@@ -18,7 +25,7 @@
 namespace threading::detail {
 
 // One spin step at a time, for loops that re-read their state between steps
-// (Lock, Semaphore): spin() returns false once it is time to park.
+// (LockAlgorithm): spin() returns false once it is time to park.
 class SpinWait {
  public:
   static constexpr int kMaxRounds = 10;

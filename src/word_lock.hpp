@@ -24,6 +24,7 @@ class WordLock {
   void unlock() noexcept {
     if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
   }
+  // After fork, in the child's only thread: relaxed.
   void reset() noexcept { state_.store(0, std::memory_order_relaxed); }
 
  private:

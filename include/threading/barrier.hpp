@@ -51,24 +51,82 @@
 // abort() or reset() let A go -- have not yet returned from their call,
 // provided no thread is still blocked in, or will make, another call on it.
 //
-// Implementation (Java CyclicBarrier-style generations, without a mutex):
-// one atomic word holds the generation number, the arrival count of the
-// current generation and the broken flag. A waiter is counted and enqueued
-// on the word in the parking core in one step (inside park()'s validate,
-// under the bucket lock). Whoever ends a generation -- the last arriver
-// (trip, or break if the action threw), abort(), reset(), or a waiter whose
-// timeout expired -- changes the word inside an unpark callback, under that
-// same bucket lock, so the threads it dequeues are exactly that generation's
-// waiters, and each is handed the outcome (tripped / broken) as its unpark
-// token: nobody has to infer it from a word that may already have moved on.
-// The rare waiter that is counted but off the queue (its timeout expired,
-// or it was woken to retry) is counted in out_, and a generation is ended
-// only when out_ is 0 (but for the ender itself): every other member is then
-// on the queue and dequeued in the same critical section, so after the
-// state change that lets the waiters go the ender touches nothing, and no
-// other member reads the object again. Of the waiters whose timeouts expire
-// together, only the first becomes the breaker (the kBreaking bit); the
-// others wait for the outcome.
+// Implementation (Java CyclicBarrier-style generations, without a mutex).
+// One atomic word holds the generation number, the arrival count of the
+// current generation and three flags; its value is always in one of four
+// named states (state_of()):
+//
+//   kFilling   not broken, count < parties (count 0: idle)
+//   kBreaking  kFilling, and a waiter whose deadline passed has claimed the
+//              break (kBreakingBit); it breaks once every other member is
+//              back on the queue
+//   kTripping  count == parties: the last arriver is running the action
+//   kBroken    kBrokenBit set, count 0: every wait() raises until reset()
+//
+// Transitions (state x event). "T" and "R" = wake all: the generation's
+// waiters are dequeued and each handed its outcome as the unpark token,
+// kTokenTripped (return your index) or kTokenRaise (raise BrokenBarrierError:
+// the generation was broken or reset). A transition that ends a generation
+// (T, R, and the breaker's) is made inside that unpark's callback, under the
+// bucket lock of &word_. "count" = count+1; "await" = park until the outcome
+// (or the action, or the breaker) decides, then act in the new state; "·" =
+// cannot happen.
+//
+// clang-format off
+//              arrive      last        deadline    abort()     reset()     action      action
+//                          arrival     passes                              returns     throws
+//   kFilling   count;park¹ →kTripping  →kBreaking  R→kBroken   R→kFilling² ·           ·
+//   kBreaking  count;park  →kTripping³ await       await⁴      await⁴      ·           ·
+//   kTripping  await⁵      ·           await       await⁵      await⁵      T→kFilling  R→kBroken⁶
+//   kBroken    raise       raise       ·           nothing     →kFilling   ·           ·
+// clang-format on
+//
+//   ¹ with a timeout <= 0 (and not last) it also claims the break: -> kBreaking.
+//   ² on an idle barrier (count 0) reset() does nothing.
+//   ³ the breaker's deadline lost the race: it shares the trip (returns its index).
+//   ⁴ the breaker, once every other member is back on the queue: R -> kBroken.
+//   ⁵ parked on action_key() until the action ends.
+//   ⁶ the thread that ran the action gets the action's own exception.
+//   kBreaking + a deadline: only the first waiter whose deadline passes
+//   breaks; the others await its outcome. A gen+1 (T, or reset()) starts the
+//   next generation at once with count 0.
+//
+// Arrivals, the breaker and abort()/reset() never wait for a thread's
+// decision, only for the action (parked on action_key()) and for members
+// that are off the queue for a few instructions (next paragraph).
+//
+// A waiter is counted and enqueued in one step (inside park()'s validate,
+// under the bucket lock); the last arriver is counted without that lock.
+// A member that is counted but off the queue -- its deadline passed, or it
+// was woken with kTokenRetry because a generation could not end while
+// another member was off the queue -- is counted in out_ (changed only under
+// the bucket lock) until it is back on the queue or has its outcome. A
+// generation is ended only when out_ is 0 (but for the ender itself), so
+// every other member is dequeued in the same critical section as the state
+// change: after it the ender touches nothing, and no member reads the object
+// again (the self-synchronising destruction above). Of several waiters whose
+// deadlines pass together, only the first becomes the breaker; the others
+// wait for its outcome.
+//
+// Why the ender yields (sched_yield) while out_ drains instead of parking:
+// a member in out_ has already made its decision and is runnable (woken, or
+// never slept); what is left is a bounded, non-blocking step -- take the
+// bucket lock, re-enqueue, decrement out_ -- so the wait is as short as a
+// bucket-lock hold, and yielding hands the core to exactly that thread on a
+// loaded machine. Parking would cost a futex sleep and wake per drain and a
+// second wake-up handshake (who unparks the ender, and when it may still
+// touch the object), for a case that exists only while a timeout, abort()
+// or reset() races with an ending generation. (The cost: a yielder of higher
+// real-time priority than the member it waits for, pinned to its core,
+// would starve it; the library assumes ordinary scheduling, as sched_yield
+// loops elsewhere in it do.)
+//
+// Memory orderings (spelled out at each use in src/barrier.cpp): every CAS
+// that counts an arrival is a release that the last arriver's acquire reads
+// (one release sequence on word_), so the action sees every waiter's earlier
+// writes; the CAS that ends a generation is a release that the woken read
+// through their wake flag and later callers through wait()'s acquire load,
+// so every released thread sees the action's writes.
 #pragma once
 
 #include <atomic>
@@ -92,20 +150,24 @@ class Barrier {
   void abort();
 
   std::size_t parties() const noexcept { return parties_; }
+  // Relaxed: a snapshot that orders nothing.
   std::size_t n_waiting() const noexcept {
     std::uint64_t s = word_.load(std::memory_order_relaxed);
-    return (s & kBroken) != 0 ? 0 : static_cast<std::size_t>(count_of(s));
+    return state_of(s) == State::kBroken ? 0 : static_cast<std::size_t>(count_of(s));
   }
-  bool broken() const noexcept { return (word_.load(std::memory_order_acquire) & kBroken) != 0; }
+  // Acquire: pairs with the release CAS that broke the barrier.
+  bool broken() const noexcept {
+    return state_of(word_.load(std::memory_order_acquire)) == State::kBroken;
+  }
 
  private:
-  // Word: bit 0 broken, bit 1 "threads are parked waiting for the action to
-  // finish", bit 2 "a timed-out waiter is breaking the barrier", bits 3-33
+  // Word: bit 0 kBrokenBit, bit 1 kActionWaitersBit (threads are parked on
+  // action_key() until the action finishes), bit 2 kBreakingBit, bits 3-33
   // the arrival count of the current generation, bits 34-63 the generation
   // number (wrapping).
-  static constexpr std::uint64_t kBroken = 1;
-  static constexpr std::uint64_t kActionWaiters = 2;
-  static constexpr std::uint64_t kBreaking = 4;
+  static constexpr std::uint64_t kBrokenBit = 1;
+  static constexpr std::uint64_t kActionWaitersBit = 2;
+  static constexpr std::uint64_t kBreakingBit = 4;
   static constexpr int kCountShift = 3;
   static constexpr std::uint64_t kOne = std::uint64_t{1} << kCountShift;
   static constexpr std::uint64_t kCountMask = std::uint64_t{0x7FFFFFFF} << kCountShift;
@@ -116,10 +178,14 @@ class Barrier {
     return (s & kCountMask) >> kCountShift;
   }
   static std::uint64_t gen_of(std::uint64_t s) noexcept { return s >> kGenShift; }
-  // Every party is in: the last arriver is running the action.
-  bool tripping(std::uint64_t s) const noexcept {
-    return (s & kBroken) == 0 && count_of(s) >= parties_;
+  // The states of the table above.
+  enum class State : std::uint8_t { kFilling, kBreaking, kTripping, kBroken };
+  State state_of(std::uint64_t s) const noexcept {
+    if ((s & kBrokenBit) != 0) return State::kBroken;
+    if (count_of(s) >= parties_) return State::kTripping;
+    return (s & kBreakingBit) != 0 ? State::kBreaking : State::kFilling;
   }
+  bool tripping(std::uint64_t s) const noexcept { return state_of(s) == State::kTripping; }
   const void* action_key() const noexcept { return &out_; }
 
   // The last arriver (`seen`: the word just before it was counted).

@@ -104,6 +104,7 @@ class Condition : public detail::TimedLockable<Condition> {
   void unlock() { release(); }
 
   // Threads currently blocked in wait() (a snapshot).
+  // Relaxed: a snapshot (exact when read with the lock held, which orders it).
   std::size_t waiter_count() const noexcept { return waiters_.load(std::memory_order_relaxed); }
 
  private:
@@ -121,6 +122,8 @@ class Condition : public detail::TimedLockable<Condition> {
   static double now_seconds() noexcept;
 
   void* lock_;
+  // Threads inside wait(). Relaxed everywhere: changed and read for
+  // decisions only with the user's lock held, which orders it.
   std::atomic<std::uint32_t> waiters_{0};
   Kind kind_;
 };

@@ -45,14 +45,21 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
+  // Acquire: pairs with set()'s release CAS (is_set() true => set()'s
+  // earlier writes are visible, as after wait()).
   bool is_set() const noexcept { return (state_.load(std::memory_order_acquire) & kSet) != 0; }
   // Python 2 alias.
   bool isSet() const noexcept { return is_set(); }
 
   void set();
+  // Acq_rel (one RMW, not an alias): acquire pairs with the set() it undoes,
+  // so the clearing thread sees that set()'s writes; release lets the next
+  // set()'s CAS, which reads this value, carry the clearer's writes on to the
+  // threads that wait() for that set().
   void clear() noexcept { state_.fetch_and(~kSet, std::memory_order_acq_rel); }
 
   bool wait(Timeout timeout = std::nullopt) {
+    // Acquire: pairs with set()'s release CAS.
     std::uint64_t s = state_.load(std::memory_order_acquire);
     if ((s & kSet) != 0) [[likely]]
       return true;

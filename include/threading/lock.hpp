@@ -69,6 +69,7 @@ class Lock : public detail::TimedLockable<Lock> {
     release_raw();
   }
 
+  // Relaxed: a snapshot that orders nothing (as CPython's locked()).
   bool locked() const noexcept { return (state_.load(std::memory_order_relaxed) & kLocked) != 0; }
 
   // Python 2 `thread` module aliases.
@@ -96,8 +97,6 @@ class Lock : public detail::TimedLockable<Lock> {
   friend class detail::TimedLockable<Lock>;
   static constexpr std::uint8_t kLocked = 1;  // someone holds the lock
   static constexpr std::uint8_t kParked = 2;  // threads may be parked on it
-  // The unpark token telling a woken waiter it now holds the lock.
-  static constexpr std::uintptr_t kTokenHandoff = 1;
 
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
   // try_lock_for/until, after a failed try_lock().
@@ -125,9 +124,7 @@ class Lock : public detail::TimedLockable<Lock> {
   // Release that reports misuse instead of throwing (for Condition.wait).
   bool release_nothrow() noexcept;
   // Called under the bucket lock when a waiter parked on state_ times out.
-  void waiter_timed_out(bool was_last) noexcept {
-    if (was_last) state_.fetch_and(static_cast<std::uint8_t>(~kParked), std::memory_order_relaxed);
-  }
+  void waiter_timed_out(bool was_last) noexcept;
   // Condition.notify: make sure a release will unpark requeued waiters. Runs
   // under the bucket lock; returns whether the lock was held.
   bool mark_parked_if_locked() noexcept;

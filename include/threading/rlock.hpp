@@ -111,8 +111,12 @@ class RLock : public detail::TimedLockable<RLock> {
     return saved;
   }
 
+  // Every owner_ access is relaxed: a thread reads its own id there only if
+  // it stored it itself (program order), and any other value just means
+  // "not mine"; who owns it next is ordered by lock_'s acquire/release, and
+  // owner_ is atomic only because other threads read it unordered.
   std::atomic<std::uintptr_t> owner_{0};
-  std::uint32_t count_ = 0;
+  std::uint32_t count_ = 0;  // touched only by the owner
   Lock lock_;
 };
 

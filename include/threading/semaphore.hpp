@@ -75,6 +75,8 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   }
 
   void release(std::size_t n = 1) {
+    // Relaxed: the expected value of the CAS, which publishes (release: pairs
+    // with the acquire CAS of the thread that takes the unit).
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     std::uint64_t add = static_cast<std::uint64_t>(n) << kCountShift;
     if (n - 1 < kSmallRelease && (s & (kParked | kBounded)) == 0 &&
@@ -89,6 +91,7 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
 
   // The counter's current value (CPython shows it only in repr()).
   long long value() const noexcept {
+    // Relaxed: a snapshot that orders nothing.
     return static_cast<long long>(state_.load(std::memory_order_relaxed) >> kCountShift);
   }
 
@@ -107,6 +110,8 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
  private:
   // Without the debug-mode hook (debug mode records the last acquirer).
   bool try_lock_raw() noexcept {
+    // Acquire CAS: pairs with the release CAS of the release() that added the
+    // unit; the relaxed load is only its expected value.
     std::uint64_t s = state_.load(std::memory_order_relaxed);
     while (s >= kOne) {
       if (state_.compare_exchange_weak(s, s - kOne, std::memory_order_acquire,
@@ -133,8 +138,6 @@ class Semaphore : public detail::TimedLockable<Semaphore> {
   // Releases of more than this go through the slow path (keeps the inline
   // shift free of overflow).
   static constexpr std::size_t kSmallRelease = std::size_t{1} << 32;
-  // The unpark token telling a woken waiter it already owns one unit.
-  static constexpr std::uintptr_t kTokenHandoff = 1;
 
   bool acquire_with_timeout(bool blocking, const Timeout& timeout);
   // try_lock_for/until, after a failed try_lock().

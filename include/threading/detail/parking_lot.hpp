@@ -52,6 +52,12 @@ struct UnparkResult {
   bool be_fair = false;
 };
 
+// Whether park() watches its wake flag briefly (spin.hpp) before it sleeps,
+// so that a wake-up that comes within a microsecond costs no futex call on
+// either side. A caller that has already spun on its own state word
+// (LockAlgorithm) passes kNoSpin: no waiter spins in two layers.
+enum SpinFirst : bool { kNoSpin = false, kSpin = true };
+
 // Parks the calling thread on `key`.
 //   validate      runs under the bucket lock; false => return kInvalid at once.
 //   before_sleep  runs after enqueueing, without the bucket lock (e.g. to
@@ -61,7 +67,7 @@ struct UnparkResult {
 //   deadline      nullptr = no limit.
 ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void()> before_sleep,
                 FunctionRef<void(const void*, bool)> timed_out, Token park_token,
-                const Deadline* deadline);
+                const Deadline* deadline, SpinFirst spin = kSpin);
 
 // Simpler overload: no before_sleep/timed_out callbacks.
 ParkResult park(const void* key, FunctionRef<bool()> validate, const Deadline* deadline);

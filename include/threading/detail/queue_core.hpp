@@ -131,6 +131,10 @@ class QueueCore {
   // or kWaiting when the deadline passed first.
   std::uint32_t wait(WaitList& list, Waiter& w, const Deadline* deadline);
 
+  // Orderings: every atomic below is written only with mutex_ held, so all
+  // accesses are relaxed. Whoever holds mutex_ reads them ordered by it;
+  // reads without it (size(), is_shutdown(), the diagnostics; Python's
+  // qsize()/empty()/full()) are snapshots that promise no ordering.
   Lock mutex_;
   long long maxsize_;                 // as given: <= 0 is unbounded (Python keeps it too)
   std::atomic<std::size_t> size_{0};  // written under mutex_, read anywhere

@@ -58,13 +58,17 @@ void init_slots() noexcept {
 
 [[gnu::noinline]] void init_slots_once() noexcept {
   std::uint32_t state = kUninit;
+  // Acquire: the winner needs nothing from before; a loser that reads kReady
+  // here is ordered like the loop below (pairs with the release store).
   if (g_slots_state.compare_exchange_strong(state, kIniting, std::memory_order_acquire)) {
     init_slots();
     // release: pairs with the acquire loads in slot_for, publishing the slots.
     g_slots_state.store(kReady, std::memory_order_release);
     return;
   }
-  // Another thread is initialising: 64 pairs, a few microseconds.
+  // Another thread is initialising: 64 pairs, a few microseconds (once per
+  // process, so a yield loop rather than a sleep). Acquire: pairs with the
+  // release store above.
   while (g_slots_state.load(std::memory_order_acquire) != kReady) sched_yield();
 }
 
@@ -91,7 +95,9 @@ bool futex_wait(std::atomic<std::uint32_t>* word, std::uint32_t expected,
   check(pthread_mutex_lock(&s.mutex), "pthread_mutex_lock");
   bool in_time = true;
   // Read under the slot mutex, which futex_wake takes after the word changes:
-  // either we see the new value or the wake-up finds us waiting.
+  // either we see the new value or the wake-up finds us waiting. Acquire:
+  // pairs with the release that changed the word (e.g. wake()'s exchange),
+  // as the kernel's futex read would be followed by the caller's.
   if (word->load(std::memory_order_acquire) == expected) {
     if (timed) {
       int rc = pthread_cond_timedwait(&s.cond, &s.mutex, &ts);
@@ -120,7 +126,7 @@ void futex_reinit_after_fork() noexcept {
   // them (a broadcast would wait for them forever), and a slot mutex may have
   // been held: start every slot afresh, whatever state the table was in.
   init_slots();
-  g_slots_state.store(kReady, std::memory_order_relaxed);
+  g_slots_state.store(kReady, std::memory_order_relaxed);  // relaxed: one thread after fork
 }
 
 }  // namespace threading::detail
