@@ -35,11 +35,13 @@ def load():
     return module
 
 
-# Tests that can hang against pythreading (an open issue, not a private
-# name): skipped so that the run ends; listed in the report.
+# Tests that fail against pythreading for an open defect (not a private name):
+# skipped so that the run ends; listed in the report. On 3.9-3.11 this one
+# passes in full runs; on 3.12/3.13 the fork child aborts (SIGABRT) when it
+# follows the earlier tests of the suite (not reproduced on its own).
 OPEN = {
     ("ThreadJoinOnShutdown", "test_clear_threads_states_after_fork"):
-        "open: fork while pythreading threads start up can hang",
+        "open: fork child aborts on 3.12+ after earlier tests",
 }
 
 
