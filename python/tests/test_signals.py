@@ -41,7 +41,10 @@ def _announce_when_main_blocks(extra=lambda: True):
             if word is not None and extra():
                 os.sched_yield()
                 if waiting_on() == word:
-                    print("ready", flush=True)
+                    # os.write, not print: this daemon thread must not hold
+                    # sys.stdout's lock when the parent's SIGINT lets the main
+                    # thread exit (CPython aborts if a daemon holds it then).
+                    os.write(1, b"ready\\n")
                     return
             os.sched_yield()
     _std.Thread(target=watch, daemon=True).start()
