@@ -8,7 +8,7 @@
 #   REPS=5          repetitions of every benchmark (medians are reported)
 #   FILTER=.        Google Benchmark --benchmark_filter regex
 #   MIN_TIME=0.2    seconds per repetition for benchmarks without a fixed count
-#   CPYTHON=1       also run bench/cpython_bench.py (0 to skip)
+#   CPYTHON=1       also time CPython (python/pythreading_bench.py --json; 0 to skip)
 #   JOBS=2          build parallelism
 #   UPDATE_DOCS=0   1: copy the chart to docs/bench.png and the table to
 #                   build-bench/results/table.md only (docs/PERFORMANCE.md is
@@ -64,7 +64,7 @@ mkdir -p "$out"
 if [ "$CPYTHON" = 1 ]; then
   py=$(command -v python3.11 || true)
   if [ -n "$py" ]; then
-    "$py" "$root/bench/cpython_bench.py" --out "$out/cpython.json" --reps "$REPS"
+    "$py" "$root/python/pythreading_bench.py" --json "$out/cpython.json" --reps "$REPS"
   else
     echo "bench.sh: python3.11 not found; CPython column skipped" >&2
     rm -f "$out/cpython.json"
