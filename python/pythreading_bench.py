@@ -4,7 +4,8 @@
     PYTHONPATH=build/python python3 python/pythreading_bench.py [--quick]
         pythreading vs threading, side by side: per operation, nanoseconds for
         threading and for pythreading (best of several runs) and the ratio
-        threading/pythreading (above 1: pythreading is faster).
+        threading/pythreading (above 1: pythreading is faster). --only REGEX
+        keeps the cases whose name matches.
 
     python3.11 python/pythreading_bench.py --json OUT [--reps N]
         CPython's own threading on the cases the C++ suite (bench/) measures,
@@ -16,6 +17,7 @@
 import argparse
 import json
 import platform
+import re
 import resource
 import statistics
 import sys
@@ -108,6 +110,24 @@ def event_handoff(mod):
             ping.set()
             pong.wait()
             pong.clear()
+        t.join()
+    return run
+
+
+def semaphore_handoff(mod):
+    def run(n):
+        ping, pong = mod.Semaphore(0), mod.Semaphore(0)
+
+        def other():
+            for _ in range(n):
+                ping.acquire()
+                pong.release()
+
+        t = threading.Thread(target=other)
+        t.start()
+        for _ in range(n):
+            ping.release()
+            pong.acquire()
         t.join()
     return run
 
@@ -543,6 +563,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer iterations")
     ap.add_argument("--json", metavar="OUT", help="time the C++ suite's cases on threading only")
     ap.add_argument("--reps", type=int, default=5, help="repetitions per case (--json)")
+    ap.add_argument("--only", metavar="REGEX", help="side by side: only the cases whose name matches")
     args = ap.parse_args()
     if args.json:
         suite_json(args.json, args.reps)
@@ -559,12 +580,15 @@ def main():
         ("Condition ping-pong (round trip)", cond_ping_pong, 20_000 // k),
         ("bounded buffer (queue.Queue-like)", bounded_buffer, 200_000 // k),
         ("Event hand-off (round trip)", event_handoff, 20_000 // k),
+        ("Semaphore hand-off (round trip)", semaphore_handoff, 20_000 // k),
         ("Barrier(2) cycle", barrier_cycles, 20_000 // k),
         ("Thread start+join", thread_start_join, 5_000 // k),
     ]
     print(f"Python {sys.version.split()[0]}; ns per operation, best of {REPEAT}")
     print(f"{'operation':<38}{'threading':>12}{'pythreading':>13}{'ratio':>8}")
     for name, make, n in cases + queue_cases(k):
+        if args.only and not re.search(args.only, name):
+            continue
         ref = best(make(threading), n)
         ours = best(make(pythreading), n)
         print(f"{name:<38}{ref:>12.0f}{ours:>13.0f}{ref / ours:>8.2f}")

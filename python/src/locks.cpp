@@ -423,7 +423,7 @@ struct CondWaiter {
   threading::Lock lock;
   // g_gil_releases when notified (signals.hpp); written by the notifier
   // before it releases `lock`, read by the waiter after taking it.
-  std::uint64_t gil_mark = 0;
+  std::atomic<std::uint64_t> gil_mark{0};
 };
 
 struct ConditionObject {
@@ -783,7 +783,7 @@ PyObject* notify_n(ConditionObject* c, std::size_t n) {
     CondWaiter* w = c->waiters->front();
     c->waiters->pop_front();
     if (w->lock.locked()) {  // else: it timed out and is leaving
-      w->gil_mark = g_gil_releases.load(std::memory_order_relaxed);
+      mark_gil_handoff(w->gil_mark);
       w->lock.release();
       --n;
     }

@@ -46,6 +46,9 @@ struct Waiter {
   threading::Lock lock;      // held from the start; released to wake the waiter
   PyObject* item = nullptr;  // getter: the granted item (owned); putter: its item (borrowed)
   int outcome = kWaiting;
+  // g_gil_releases when woken (signals.hpp): written by the waker before it
+  // releases `lock`, read by the waiter after taking it.
+  std::atomic<std::uint64_t> gil_mark{0};
   Waiter() { lock.acquire(); }
 };
 
@@ -139,6 +142,7 @@ class HeapGuard {
 
 void wake(Waiter* w, int outcome) {
   w->outcome = outcome;
+  mark_gil_handoff(w->gil_mark);
   w->lock.release();
 }
 
@@ -202,7 +206,10 @@ int wait_on(std::deque<Waiter*>* list, Waiter& w, Deadline deadline) {
     raise_current();
     return -1;
   }
-  int r = block([&](threading::Timeout t) { return w.lock.acquire(true, t); }, deadline);
+  // The item or slot is often a few bytecodes away (the other side of a
+  // bounded queue is running): watch the waiter's Lock first, then the GIL.
+  int r = block([&](threading::Timeout t) { return w.lock.acquire(true, t); }, deadline, NoUndo{},
+                [&] { return !w.lock.locked() && w.lock.try_lock(); }, &w.gil_mark);
   if (w.outcome == kWaiting) {
     unlist(list, &w);
     return r < 0 ? -1 : 0;

@@ -68,6 +68,11 @@ struct NoUndo {
 // free. Relaxed: a hint only; the GIL itself orders everything else.
 extern std::atomic<std::uint64_t> g_gil_releases;
 
+// A waker, with the GIL held, leaves the mark for the thread it wakes.
+inline void mark_gil_handoff(std::atomic<std::uint64_t>& mark) noexcept {
+  mark.store(g_gil_releases.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
 inline PyThreadState* release_gil() noexcept {
   g_gil_releases.fetch_add(1, std::memory_order_relaxed);
   return PyEval_SaveThread();
@@ -124,9 +129,12 @@ inline thread_local SpinTime t_gil_spin;   // watching for the GIL, once woken
 
 // Once woken by a thread that held the GIL when GIL releases were counted at
 // `mark`, waits briefly for that thread to release it.
-inline void await_gil_handoff(const std::uint64_t* mark) noexcept {
+// Relaxed: the mark is a hint (a stale one only shortens or lengthens the
+// watch); the GIL orders everything that matters.
+inline void await_gil_handoff(const std::atomic<std::uint64_t>* mark) noexcept {
   if (mark == nullptr || !t_gil_spin.active()) return;
-  t_gil_spin.spin([&] { return g_gil_releases.load(std::memory_order_relaxed) != *mark; });
+  std::uint64_t m = mark->load(std::memory_order_relaxed);
+  t_gil_spin.spin([&] { return g_gil_releases.load(std::memory_order_relaxed) != m; });
 }
 
 struct NoProbe {
@@ -141,7 +149,7 @@ struct NoProbe {
 // (read only after the wait succeeded): see await_gil_handoff.
 template <class Op, class Undo = NoUndo, class Probe = NoProbe>
 int block(Op&& op, Deadline deadline, Undo&& undo = NoUndo{}, Probe&& probe = NoProbe{},
-          const std::uint64_t* handoff = nullptr) {
+          const std::atomic<std::uint64_t>* handoff = nullptr) {
   constexpr bool spins = !std::is_same_v<std::decay_t<Probe>, NoProbe>;
   if (!in_main_thread()) {
     bool ok = false;

@@ -43,6 +43,7 @@ PyObject* not_initialized(PyObject* o, const char* attr) {
 struct SemObject {
   PyObject_HEAD threading::Semaphore* sem;  // into `storage`; null before __init__
   alignas(threading::BoundedSemaphore) unsigned char storage[sizeof(threading::BoundedSemaphore)];
+  std::atomic<std::uint64_t> gil_mark;  // left by release() for the thread it wakes (signals.hpp)
   PyObject* dict;
   PyObject* weakrefs;
 };
@@ -59,7 +60,9 @@ void sem_destroy(SemObject* s) {
 }
 
 PyObject* sem_new(PyTypeObject* type, PyObject*, PyObject*) {
-  return type->tp_alloc(type, 0);  // zero-filled: sem == nullptr
+  PyObject* o = type->tp_alloc(type, 0);  // zero-filled: sem == nullptr
+  if (o != nullptr) new (&sem_cast(o)->gil_mark) std::atomic<std::uint64_t>(0);
+  return o;
 }
 
 // The initial value: an int (or __index__) >= 0.
@@ -143,8 +146,8 @@ void sem_dealloc(PyObject* o) {
   Py_DECREF(type);
 }
 
-PyObject* sem_acquire_slow(threading::Semaphore& sem, PyObject* blocking_obj,
-                           PyObject* timeout_obj) {
+PyObject* sem_acquire_slow(SemObject* so, PyObject* blocking_obj, PyObject* timeout_obj) {
+  threading::Semaphore& sem = *so->sem;
   int b = blocking_obj != nullptr ? truth(blocking_obj) : 1;
   if (b < 0) return nullptr;
   bool has_timeout = timeout_obj != nullptr && timeout_obj != Py_None;
@@ -165,8 +168,9 @@ PyObject* sem_acquire_slow(threading::Semaphore& sem, PyObject* blocking_obj,
       deadline = Deadline::after(t);
     }
   }
+  // A release is often a few bytecodes away: watch the count first.
   int r = block([&](threading::Timeout w) { return sem.acquire(true, w); }, deadline,
-                [&] { sem.release(); });
+                [&] { sem.release(); }, [&] { return sem.try_lock(); }, &so->gil_mark);
   return r < 0 ? nullptr : PyBool_FromLong(r);
 }
 
@@ -177,7 +181,7 @@ PyObject* sem_acquire(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyOb
   static const char* const names[] = {"blocking", "timeout"};
   PyObject* a[2];
   if (!parse_args("Semaphore.acquire", names, 2, 2, args, nargs, kwnames, a)) return nullptr;
-  return sem_acquire_slow(*s, a[0], a[1]);
+  return sem_acquire_slow(sem_cast(o), a[0], a[1]);
 }
 
 PyObject* sem_enter(PyObject* o, PyObject*) { return sem_acquire(o, nullptr, 0, nullptr); }
@@ -206,6 +210,7 @@ PyObject* sem_release(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyOb
     }
   }
   try {
+    mark_gil_handoff(sem_cast(o)->gil_mark);
     s->release(n);
   } catch (...) {
     return raise_current();
@@ -303,6 +308,7 @@ PyType_Spec bounded_spec = {"pythreading.BoundedSemaphore", sizeof(SemObject), 0
 
 struct EventObject {
   PyObject_HEAD threading::Event event;
+  std::atomic<std::uint64_t> gil_mark;  // left by set() for the threads it wakes (signals.hpp)
   PyObject* dict;
   PyObject* weakrefs;
 };
@@ -311,7 +317,10 @@ threading::Event& event_of(PyObject* o) { return reinterpret_cast<EventObject*>(
 
 PyObject* event_new(PyTypeObject* type, PyObject*, PyObject*) {
   auto* self = reinterpret_cast<EventObject*>(type->tp_alloc(type, 0));
-  if (self != nullptr) new (&self->event) threading::Event();
+  if (self != nullptr) {
+    new (&self->event) threading::Event();
+    new (&self->gil_mark) std::atomic<std::uint64_t>(0);
+  }
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -355,6 +364,7 @@ PyObject* event_isSet(PyObject* o, PyObject*) {
 
 PyObject* event_set(PyObject* o, PyObject*) {
   try {
+    mark_gil_handoff(reinterpret_cast<EventObject*>(o)->gil_mark);
     event_of(o).set();
   } catch (...) {
     return raise_current();
@@ -381,7 +391,9 @@ PyObject* event_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObj
     if (!check_timeout_max(t)) return nullptr;
     deadline = Deadline::after(t);
   }
-  int r = block([&](threading::Timeout w) { return ev.wait(w); }, deadline);
+  // A set() is often a few bytecodes away: watch the flag first.
+  int r = block([&](threading::Timeout w) { return ev.wait(w); }, deadline, NoUndo{},
+                [&] { return ev.is_set(); }, &reinterpret_cast<EventObject*>(o)->gil_mark);
   return r < 0 ? nullptr : PyBool_FromLong(r);
 }
 
