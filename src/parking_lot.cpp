@@ -173,11 +173,10 @@ bool sleep_until_unparked(std::atomic<std::uint32_t>& wake_flag, const Deadline*
 }
 
 // A parked thread first watches its wake flag briefly (see spin.hpp).
-thread_local SpinBudget t_park_spin;
+thread_local ParkSpin t_park_spin;
 
 void spin_before_sleep(const std::atomic<std::uint32_t>& wake_flag) {
-  spin_then_yield(t_park_spin,
-                  [&] { return wake_flag.load(std::memory_order_acquire) == kUnparked; });
+  t_park_spin.watch([&] { return wake_flag.load(std::memory_order_acquire) == kUnparked; });
 }
 
 struct ForkHandlerRegistration {

@@ -1,31 +1,32 @@
-// Spin-then-yield before parking: the one spin policy of the library.
+// Spinning before parking: the one spin policy of the library.
 //
 // A waiter spins in exactly one layer. Objects that sleep on their own state
 // word (Lock, RLock, Condition's re-acquire, Semaphore, Event) spin in
 // LockAlgorithm (lock_algorithm.hpp), re-reading the word with SpinWait, and
 // then park without spinning again (parking_lot::kNoSpin). Every other park
-// (Condition's wait, Barrier, Thread.join, the queue) spins in the parking
-// core instead, on the waiter's wake flag (spin_then_yield, adaptive).
+// (Condition's wait, Barrier, Thread.join, the queue) watches its wake flag
+// in the parking core instead (ParkSpin below).
 //
 // A hand-off between threads running on different cores completes in well
-// under a microsecond; a futex sleep plus wake-up costs several, more on a VM.
-// So a thread about to sleep first tries briefly: three short bursts of pause
-// (2, 4, 8 — a pause costs tens of ns on recent x86), then sched_yield()s,
-// the budget of Rust's parking_lot SpinWait. Yielding rather than spinning
-// matters when threads outnumber cores: it lets the thread we wait for run.
-// In the parking core the number of rounds adapts per thread: it grows while
-// spinning succeeds and shrinks while it fails, so threads that never win
-// soon stop burning CPU.
+// under a microsecond; a futex sleep plus wake-up costs several, tens on a VM
+// whose idle CPU has to be woken.
 #pragma once
 
 #include <sched.h>
 
+#include <cstdint>
+
 #include "os/futex.hpp"
+#include "threading/timeout.hpp"
 
 namespace threading::detail {
 
-// One spin step at a time, for loops that re-read their state between steps
-// (LockAlgorithm): spin() returns false once it is time to park.
+// For a lock word: three short bursts of pause (2, 4, 8; a pause costs tens
+// of ns on recent x86), then sched_yield()s, the budget of Rust's
+// parking_lot SpinWait. A lock is held for a few instructions, so the owner
+// is about to release it or is not running; yielding lets it run when threads
+// outnumber cores. One step at a time: spin() returns false once it is time
+// to park.
 class SpinWait {
  public:
   static constexpr int kMaxRounds = 10;
@@ -47,25 +48,56 @@ class SpinWait {
   int rounds_ = 0;
 };
 
-// The number of rounds, adapted per thread and call site.
-struct SpinBudget {
-  static constexpr int kMin = 3;
-  static constexpr int kMax = SpinWait::kMaxRounds;
-  int rounds = kMax;
-};
+// For a parked thread's wake flag: the same pauses, then sched_yield()s for
+// a time adapted per thread. Two threads handing work to each other on two
+// cores keep each other awake only if a watch outlasts the other side's
+// wake-up from a sleep (tens of microseconds on a VM): a shorter watch fails
+// whenever the other side slept, so it sleeps too, and the pair settles into
+// a sleep and a wake-up on every hand-off (measured: a capacity-1 queue
+// 20-50x slower, with a watch of seven yields). So a watch lasts up to
+// kMaxNs; it doubles after a success and halves after a failure, and below
+// kMinNs it is skipped but for one call in 16 (so a thread whose waits became
+// short finds out). It yields rather than pauses: when threads outnumber
+// cores, the thread we wait for may need our core, and a waiter that has not
+// slept needs no futex wake-up. A yield that took over kRanNs ran another
+// thread; after kMaxRan of those the watch ends whatever its time (the old
+// budget of seven yields), so oversubscribed threads do not spin longer.
+struct ParkSpin {
+  static constexpr std::int64_t kMaxNs = 50000;
+  static constexpr std::int64_t kMinNs = 1000;
+  static constexpr int kMaxRan = 7;
+  static constexpr std::int64_t kRanNs = 3000;
+  std::int64_t ns = kMaxNs;
+  unsigned skipped = 0;
 
-// Returns true as soon as done() holds, false once the budget is spent.
-template <class Done>
-bool spin_then_yield(SpinBudget& budget, Done done) {
-  SpinWait spinner(budget.rounds);
-  while (spinner.spin()) {
-    if (done()) {
-      if (budget.rounds < SpinBudget::kMax) ++budget.rounds;
-      return true;
+  // Returns true as soon as done() holds, false if it did not while watching.
+  template <class Done>
+  bool watch(Done done) {
+    if (ns < kMinNs && ++skipped % 16 != 0) return false;
+    std::int64_t limit = ns < kMinNs ? kMinNs : ns;
+    bool ok = run(limit, done);
+    ns = ok ? (limit * 2 < kMaxNs ? limit * 2 : kMaxNs) : limit / 2;
+    return ok;
+  }
+
+ private:
+  template <class Done>
+  static bool run(std::int64_t limit, Done& done) {
+    std::int64_t start = Deadline::now_ns();
+    SpinWait pauses(3);
+    while (pauses.spin()) {
+      if (done()) return true;
+    }
+    int ran = 0;
+    for (std::int64_t now = Deadline::now_ns();;) {
+      if (done()) return true;
+      if (now - start >= limit || ran == kMaxRan) return false;
+      sched_yield();
+      std::int64_t then = now;
+      now = Deadline::now_ns();
+      if (now - then > kRanNs) ++ran;
     }
   }
-  if (budget.rounds > SpinBudget::kMin) --budget.rounds;
-  return false;
-}
+};
 
 }  // namespace threading::detail

@@ -26,7 +26,7 @@
 // core's unpark callback and never touches the Event afterwards.
 //
 // Performance: 8 bytes, constexpr-constructible. is_set() and wait() on a set
-// event are one load. A waiter spins briefly (adaptively, per thread) before
+// event are one load. A waiter spins briefly (src/spin.hpp) before
 // parking, so a quick hand-off between running threads never sleeps. The
 // state word holds the flag, a "parked" bit, and a count of set() calls that
 // tells a waiter whether a set() happened during its wait.
