@@ -14,6 +14,11 @@
 //     exactly one thread wakes per item and nobody can barge in.
 //   * hooks (a subclass overriding a hook): CPython's documented algorithm,
 //     a `mutex` and three Conditions over it (ours), calling the hooks.
+// A native queue whose CPython internals (`mutex`, `not_empty`, `not_full`,
+// `all_tasks_done`, `queue`) are looked at moves to the hook path for good,
+// its items into a real deque/list/heap (to_hooks below): code written for
+// CPython's Queue (`with q.mutex: q.queue.clear()`) works unchanged, and a
+// queue nobody looks into keeps the native speed.
 #include <climits>
 #include <cmath>
 #include <cstring>
@@ -38,7 +43,8 @@ PyTypeObject* g_queue_type = nullptr;
 PyTypeObject* g_lifo_type = nullptr;
 PyTypeObject* g_priority_type = nullptr;
 
-enum Outcome : int { kWaiting = 0, kGranted, kShutDown, kDone };
+// kRetry: the queue moved to the hook path meanwhile; wait again there.
+enum Outcome : int { kWaiting = 0, kGranted, kShutDown, kDone, kRetry };
 
 // One blocked thread. Lives on its stack; touched by others only with the
 // GIL, which the waiter takes back before it looks at (and drops) the record.
@@ -69,6 +75,9 @@ struct QueueObject {
   long long unfinished;
   bool shutdown;
   bool hooks;  // the hook path (CPython's algorithm) instead of the native one
+  // The hook path's attributes (null on the native path): CPython's `mutex`,
+  // its three Conditions, and the storage `queue` (see kInternalNames).
+  PyObject* internals[5];
   Kind kind;
   PyObject* dict;
   PyObject* weakrefs;
@@ -283,6 +292,21 @@ inline PyObject* get_fast(QueueObject* q) {
   return item;
 }
 
+// The hook path (below), where a native wait continues after a move (kRetry).
+PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<double> t);
+PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t);
+PyObject* join_hooks(PyObject* self);
+void hooks_give_back(QueueObject* q, PyObject* item);
+
+// What is left of a wait's deadline, as a timeout for the hook path.
+std::optional<double> time_left(const Deadline& d) {
+  if (!d.at) return std::nullopt;
+  double left = *d.at - monotonic();
+  return left > 0 ? left : 0.0;
+}
+
+PyObject* self_of(QueueObject* q) { return reinterpret_cast<PyObject*>(q); }
+
 PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<double> t) {
   if (q->shutdown) return raise_shut_down();
   if (q->maxsize > 0 && block && t && *t < 0) return negative_timeout();
@@ -304,6 +328,12 @@ PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<d
   Waiter w;
   w.item = item;  // the caller's reference keeps it alive while we wait
   int r = wait_on(q->putters, w, d);
+  if (w.outcome == kRetry || (q->hooks && w.outcome == kGranted && q->kind == Kind::kPriority)) {
+    // Moved to the hook path while we waited (where a PriorityQueue slot
+    // reserved here means nothing): put it there, in the time left.
+    if (r < 0) return nullptr;
+    return put_hooks(self_of(q), item, true, time_left(d));
+  }
   if (w.outcome == kGranted && q->kind == Kind::kPriority) {
     // A slot was reserved for us: fill it, unless an exception or a
     // shutdown came first (then the slot goes to the next putter).
@@ -317,7 +347,8 @@ PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<d
   }
   if (w.outcome == kGranted && r < 0) {
     // A signal handler raised as the slot was granted: the exception wins,
-    // so take the item back out if nobody has taken it yet.
+    // so take the item back out if nobody has taken it yet (after a move to
+    // the hook path it stays in, as a put interrupted just after it ended).
     for (auto it = q->items->rbegin(); it != q->items->rend(); ++it) {
       if (*it == item) {
         q->items->erase(std::next(it).base());
@@ -339,6 +370,10 @@ PyObject* put_native(QueueObject* q, PyObject* item, bool block, std::optional<d
 // Gives a granted item back (its getter's wait ended with an exception,
 // which stays set).
 void give_back(QueueObject* q, PyObject* item) {
+  if (q->hooks) {
+    hooks_give_back(q, item);
+    return;
+  }
   if (q->kind == Kind::kPriority) {
     PyObject *et, *ev, *etb;
     PyErr_Fetch(&et, &ev, &etb);
@@ -395,6 +430,7 @@ PyObject* get_native(QueueObject* q, bool block, std::optional<double> t, bool s
     return w.item;
   }
   if (r < 0) return nullptr;
+  if (w.outcome == kRetry) return get_hooks(self_of(q), true, time_left(d));
   if (w.outcome == kShutDown) return raise_shut_down();
   PyErr_SetNone(g_empty);
   return nullptr;
@@ -547,6 +583,91 @@ PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t) {
   });
 }
 
+// --- the move from the native path to the hook path ----------------------------
+
+// The hook path's attributes, in QueueObject::internals order.
+enum Internal : int { kMutex, kNotEmpty, kNotFull, kAllTasksDone, kStore, kInternals };
+const char* const kInternalNames[kInternals] = {"mutex", "not_empty", "not_full", "all_tasks_done",
+                                                "queue"};
+
+// Makes CPython's attributes for a native queue, moves its items into a real
+// deque (Queue), list (LifoQueue) or heap (PriorityQueue: the heap it already
+// is) and wakes every blocked thread to wait again on the hook path (kRetry).
+// With the GIL, so no other thread sees the queue half moved. Nothing changes
+// if making the objects fails.
+bool to_hooks(QueueObject* q) {
+  if (q->hooks) return true;
+  Ref made[kInternals];
+  made[kMutex] = Ref(PyObject_CallNoArgs(reinterpret_cast<PyObject*>(g_lock_type)));
+  if (!made[kMutex]) return false;
+  for (int i : {kNotEmpty, kNotFull, kAllTasksDone}) {
+    made[i] = Ref(PyObject_CallOneArg(g_condition, made[kMutex].get()));
+    if (!made[i]) return false;
+  }
+  if (q->kind == Kind::kPriority) {
+    made[kStore] = Ref(Py_NewRef(q->heap));
+  } else {
+    Ref list(PyList_New(static_cast<Py_ssize_t>(q->items->size())));
+    if (!list) return false;
+    Py_ssize_t i = 0;
+    for (PyObject* item : *q->items) PyList_SET_ITEM(list.get(), i++, Py_NewRef(item));
+    made[kStore] =
+        q->kind == Kind::kLifo ? std::move(list) : Ref(PyObject_CallOneArg(g_deque, list.get()));
+    if (!made[kStore]) return false;
+  }
+  for (int i = 0; i < kInternals; ++i) q->internals[i] = made[i].release();
+  q->hooks = true;
+  q->reserved = 0;
+  // The store holds its own references: none of these can reach zero here.
+  for (PyObject* item : *q->items) Py_DECREF(item);
+  q->items->clear();
+  for (std::deque<Waiter*>* list : {q->getters, q->putters, q->joiners}) {
+    while (!list->empty()) {
+      wake(list->front(), kRetry);
+      list->pop_front();
+    }
+  }
+  return true;
+}
+
+// A getter granted an item before the move, whose wait then ended with an
+// exception: the item goes back where the next get() finds it first.
+void hooks_give_back(QueueObject* q, PyObject* item) {
+  PyObject *et, *ev, *etb;
+  PyErr_Fetch(&et, &ev, &etb);
+  PyObject* store = q->internals[kStore];
+  Ref r(store == nullptr ? nullptr
+        : q->kind == Kind::kPriority
+            ? PyObject_CallFunctionObjArgs(g_heappush, store, item, nullptr)
+        : q->kind == Kind::kLifo ? PyObject_CallMethodOneArg(store, NAME("append"), item)
+                                 : PyObject_CallMethodOneArg(store, NAME("appendleft"), item));
+  if (!r) PyErr_Clear();  // nowhere to keep it: dropped (an exception is pending anyway)
+  Py_DECREF(item);
+  PyErr_Restore(et, ev, etb);
+}
+
+PyObject* get_internal(PyObject* o, void* closure) {
+  QueueObject* q = qcast(o);
+  auto i = static_cast<int>(reinterpret_cast<std::intptr_t>(closure));
+  if (!to_hooks(q)) return nullptr;
+  if (q->internals[i] == nullptr) {
+    PyErr_Format(PyExc_AttributeError, "'%.100s' object has no attribute '%s'", Py_TYPE(o)->tp_name,
+                 kInternalNames[i]);
+    return nullptr;
+  }
+  return Py_NewRef(q->internals[i]);
+}
+
+int set_internal(PyObject* o, PyObject* value, void* closure) {
+  QueueObject* q = qcast(o);
+  auto i = static_cast<int>(reinterpret_cast<std::intptr_t>(closure));
+  if (!to_hooks(q)) return -1;
+  PyObject* old = q->internals[i];
+  q->internals[i] = value != nullptr ? Py_NewRef(value) : nullptr;
+  Py_XDECREF(old);
+  return 0;
+}
+
 // --- argument parsing shared by both paths ----------------------------------
 
 // (block, timeout) as CPython's Queue reads them.
@@ -600,6 +721,7 @@ PyObject* queue_put_nowait(PyObject* o, PyObject* const* args, Py_ssize_t nargs,
   if (!parse_args("Queue.put_nowait", names, 1, 1, args, nargs, kwnames, &item, 1)) return nullptr;
   QueueObject* q = qcast(o);
   if (!is_base_type(o)) return PyObject_CallMethod(o, "put", "OO", item, Py_False);
+  if (q->hooks) return put_hooks(o, item, false, std::nullopt);
   return put_native(q, item, false, std::nullopt);
 }
 
@@ -621,6 +743,7 @@ PyObject* queue_get(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObje
 PyObject* queue_get_nowait(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!is_base_type(o)) return PyObject_CallMethod(o, "get", "(O)", Py_False);
+  if (q->hooks) return get_hooks(o, false, std::nullopt);
   return get_native(q, false, std::nullopt, false);
 }
 
@@ -683,19 +806,23 @@ PyObject* queue_task_done(PyObject* o, PyObject*) {
   Py_RETURN_NONE;
 }
 
+PyObject* join_hooks(PyObject* o) {
+  QueueObject* q = qcast(o);
+  return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
+    while (q->unfinished > 0) {
+      if (!cond_wait(cond, std::nullopt)) return nullptr;
+    }
+    Py_RETURN_NONE;
+  });
+}
+
 PyObject* queue_join(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
-  if (q->hooks) {
-    return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
-      while (q->unfinished > 0) {
-        if (!cond_wait(cond, std::nullopt)) return nullptr;
-      }
-      Py_RETURN_NONE;
-    });
-  }
+  if (q->hooks) return join_hooks(o);
   while (q->unfinished > 0) {
     Waiter w;
     if (wait_on(q->joiners, w, Deadline::never()) < 0) return nullptr;
+    if (w.outcome == kRetry) return join_hooks(o);
   }
   Py_RETURN_NONE;
 }
@@ -893,6 +1020,7 @@ int queue_traverse(PyObject* o, visitproc visit, void* arg) {
   Py_VISIT(Py_TYPE(o));
   Py_VISIT(q->dict);
   Py_VISIT(q->heap);
+  for (PyObject* v : q->internals) Py_VISIT(v);
   if (q->items != nullptr) {
     for (PyObject* item : *q->items) Py_VISIT(item);
   }
@@ -902,6 +1030,7 @@ int queue_traverse(PyObject* o, visitproc visit, void* arg) {
 int queue_clear(PyObject* o) {
   QueueObject* q = qcast(o);
   Py_CLEAR(q->dict);
+  for (PyObject*& v : q->internals) Py_CLEAR(v);
   drop_items(q);
   return 0;
 }
@@ -950,6 +1079,7 @@ int queue_init(PyObject* o, PyObject* args, PyObject* kwargs) {
     return -1;
   }
   drop_items(q);
+  for (PyObject*& v : q->internals) Py_CLEAR(v);
   q->maxsize = maxsize;
   q->unfinished = 0;
   q->shutdown = false;
@@ -994,6 +1124,24 @@ int set_maxsize(PyObject* o, PyObject* value, void*) {
 }
 
 PyObject* get_unfinished(PyObject* o, void*) { return PyLong_FromLongLong(qcast(o)->unfinished); }
+
+// A plain attribute in CPython (`q.unfinished_tasks = 0` after clearing the
+// queue by hand): any int; nobody is woken, as there.
+int set_unfinished(PyObject* o, PyObject* value, void*) {
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_AttributeError, "cannot delete unfinished_tasks");
+    return -1;
+  }
+  long long v;
+  int overflow;
+  if (!index_arg(value, &v, &overflow)) return -1;
+  if (overflow) {
+    PyErr_SetString(PyExc_OverflowError, "unfinished_tasks out of range");
+    return -1;
+  }
+  qcast(o)->unfinished = v;
+  return 0;
+}
 
 #if PY_VERSION_HEX >= 0x030D0000
 PyObject* get_is_shutdown(PyObject* o, void*) { return PyBool_FromLong(qcast(o)->shutdown); }
@@ -1042,7 +1190,21 @@ PyMethodDef priority_methods[] = {
 PyGetSetDef queue_getset[] = {
     {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
     {"maxsize", get_maxsize, set_maxsize, "The bound (<= 0: unbounded).", nullptr},
-    {"unfinished_tasks", get_unfinished, nullptr, "Items put and not yet task_done().", nullptr},
+    {"unfinished_tasks", get_unfinished, set_unfinished, "Items put and not yet task_done().",
+     nullptr},
+    {"mutex", get_internal, set_internal,
+     "CPython's Queue.mutex (our Lock); looking moves the queue to CPython's algorithm.",
+     reinterpret_cast<void*>(kMutex)},
+    {"not_empty", get_internal, set_internal, "CPython's Queue.not_empty (a Condition over mutex).",
+     reinterpret_cast<void*>(kNotEmpty)},
+    {"not_full", get_internal, set_internal, "CPython's Queue.not_full (a Condition over mutex).",
+     reinterpret_cast<void*>(kNotFull)},
+    {"all_tasks_done", get_internal, set_internal,
+     "CPython's Queue.all_tasks_done (a Condition over mutex).",
+     reinterpret_cast<void*>(kAllTasksDone)},
+    {"queue", get_internal, set_internal,
+     "CPython's Queue.queue: the items (a deque; a list for LifoQueue, a heap for PriorityQueue).",
+     reinterpret_cast<void*>(kStore)},
 #if PY_VERSION_HEX >= 0x030D0000
     {"is_shutdown", get_is_shutdown, nullptr, "True once shutdown() was called.", nullptr},
 #endif

@@ -509,7 +509,6 @@ class HookTests(unittest.TestCase):
         q = Counting()
         q.put_nowait(1)  # goes through the override, as CPython's does
         self.assertEqual(calls, [False])
-        self.assertFalse(hasattr(q, "mutex"))  # native: no CPython internals
         self.assertEqual(q.get(), 1)
 
     def test_native_hooks_callable(self):
@@ -518,6 +517,127 @@ class HookTests(unittest.TestCase):
         self.assertEqual((q._qsize(), q.qsize()), (1, 1))
         self.assertEqual(q._get(), 1)
         self.assertRaises(IndexError, q._get)
+
+
+def wait_until_blocked(t):
+    """Returns once thread t sleeps in a futex wait, seen twice in a row on the
+    same word with the GIL released in between (so not a wait for the GIL)."""
+    path = f"/proc/self/task/{t.native_id}/syscall"
+
+    def waiting_on():
+        with open(path) as f:
+            fields = f.read().split()
+        # futex(addr, op, ...): op & 127 is FUTEX_WAIT (0) or FUTEX_WAIT_BITSET (9).
+        if fields[0] == str(FUTEX_NR) and int(fields[2], 16) & 127 in (0, 9):
+            return fields[1]
+        return None
+
+    while True:
+        word = waiting_on()
+        if word is not None:
+            time.sleep(0.001)
+            if waiting_on() == word:
+                return
+        time.sleep(0.001)
+
+
+class InternalsTests(unittest.TestCase):
+    """CPython's internals (mutex, not_empty, not_full, all_tasks_done, queue):
+    looking at them moves a native queue to CPython's algorithm, items, order
+    and blocked callers included."""
+
+    def test_clear_by_hand(self):
+        for cls in QUEUES:
+            q = cls()
+            for i in range(5):
+                q.put(i)
+            with q.mutex:  # the idiom of CPython code that empties a queue
+                q.queue.clear()
+                q.all_tasks_done.notify_all()
+                q.unfinished_tasks = 0
+            self.assertEqual((q.qsize(), q.empty(), q.unfinished_tasks), (0, True, 0))
+            q.join()  # at once
+            q.put(9)
+            self.assertEqual(q.get_nowait(), 9)
+            self.assertRaises(pq.Empty, q.get_nowait)
+
+    def test_items_and_order_kept(self):
+        for cls, store, order in ((pq.Queue, "deque", [3, 1, 2]), (pq.LifoQueue, "list", [2, 1, 3]),
+                                  (pq.PriorityQueue, "list", [1, 2, 3])):
+            q = cls(5)
+            for i in (3, 1, 2):
+                q.put(i)
+            self.assertEqual(type(q.queue).__name__, store)
+            self.assertEqual(sorted(q.queue), [1, 2, 3])
+            self.assertIsInstance(q.mutex, type(pythreading.Lock()))
+            for name in ("not_empty", "not_full", "all_tasks_done"):
+                cond = getattr(q, name)
+                self.assertIsInstance(cond, pythreading.Condition)
+                with cond:
+                    self.assertTrue(q.mutex.locked())  # all three over mutex
+            self.assertEqual((q.qsize(), q.full(), q.unfinished_tasks), (3, False, 3))
+            self.assertEqual([q.get() for _ in range(3)], order)
+
+    def test_same_objects_every_time(self):
+        q = pq.Queue()
+        self.assertIs(q.mutex, q.mutex)
+        self.assertIs(q.queue, q.queue)
+        q.queue.append("by hand")  # CPython's storage is the queue's storage
+        self.assertEqual(q.get_nowait(), "by hand")
+
+    def test_simple_queue_has_none(self):
+        for name in ("mutex", "queue", "not_empty"):
+            self.assertFalse(hasattr(pq.SimpleQueue(), name))
+            self.assertFalse(hasattr(std_queue.SimpleQueue(), name))
+
+    def test_unfinished_tasks_assignable(self):
+        q = pq.Queue()
+        q.put(1)
+        q.unfinished_tasks = 0
+        self.assertEqual(q.unfinished_tasks, 0)
+        self.assertRaises(ValueError, q.task_done)
+        self.assertRaises(TypeError, setattr, q, "unfinished_tasks", "x")
+        self.assertRaises(AttributeError, delattr, q, "unfinished_tasks")
+
+    @unittest.skipUnless(FUTEX_NR and os.path.exists("/proc/self/syscall"),
+                         "needs Linux's /proc/<tid>/syscall on x86-64 or aarch64")
+    def test_blocked_callers_move_along(self):
+        for cls in QUEUES:
+            with self.subTest(cls=cls.__name__):
+                getter_q = cls()
+                getter, got = start(getter_q.get)
+                putter_q = cls(1)
+                putter_q.put("a")
+                putter, put = start(putter_q.put, "b")
+                joiner_q = cls()
+                joiner_q.put("task")
+                joiner, joined = start(joiner_q.join)
+                for t in (getter, putter, joiner):
+                    wait_until_blocked(t)
+                for q in (getter_q, putter_q, joiner_q):
+                    q.mutex  # the move, with a thread blocked on the native path
+                getter_q.put("x")
+                getter.join()
+                self.assertEqual(got, {"r": "x"})
+                self.assertEqual(putter_q.get(), "a")
+                putter.join()
+                self.assertEqual((put, putter_q.get_nowait()), ({"r": None}, "b"))
+                joiner_q.get()
+                joiner_q.task_done()
+                joiner.join()
+                self.assertEqual(joined, {"r": None})
+
+    @unittest.skipUnless(FUTEX_NR and os.path.exists("/proc/self/syscall"),
+                         "needs Linux's /proc/<tid>/syscall on x86-64 or aarch64")
+    def test_blocked_timeout_kept(self):
+        q = pq.Queue()
+        begin = time.monotonic()
+        t, box = start(q.get, True, 0.5)
+        wait_until_blocked(t)
+        q.not_empty
+        t.join()
+        self.assertIsInstance(box["e"], pq.Empty)
+        self.assertGreaterEqual(time.monotonic() - begin, 0.5)
 
 
 @unittest.skipUnless(HAS_SHUTDOWN, "shutdown() is new in 3.13")
