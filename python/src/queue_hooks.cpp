@@ -13,7 +13,7 @@ namespace pythreading_py::queue_impl {
 
 // self._qsize() as a number; -1 with an error set.
 long long hook_qsize(PyObject* self) {
-  Ref n(PyObject_CallMethodNoArgs(self, NAME("_qsize")));
+  Ref n(PyObject_CallMethodNoArgs(self, QUEUE_NAME("_qsize")));
   if (!n) return -1;
   long long v = PyLong_AsLongLong(n.get());
   if (v == -1 && PyErr_Occurred()) return -1;
@@ -21,15 +21,17 @@ long long hook_qsize(PyObject* self) {
 }
 
 bool cond_wait(PyObject* cond, std::optional<double> remaining) {
-  if (!remaining) return static_cast<bool>(Ref(PyObject_CallMethodNoArgs(cond, NAME("wait"))));
+  if (!remaining)
+    return static_cast<bool>(Ref(PyObject_CallMethodNoArgs(cond, QUEUE_NAME("wait"))));
   Ref t(PyFloat_FromDouble(*remaining));
-  Ref r(t ? PyObject_CallMethodOneArg(cond, NAME("wait"), t.get()) : nullptr);
+  Ref r(t ? PyObject_CallMethodOneArg(cond, QUEUE_NAME("wait"), t.get()) : nullptr);
   return static_cast<bool>(r);
 }
 
 bool cond_notify(PyObject* self, PyObject* cond_name, bool all) {
   Ref cond(attr(self, cond_name));
-  Ref r(cond ? PyObject_CallMethodNoArgs(cond.get(), all ? NAME("notify_all") : NAME("notify"))
+  Ref r(cond ? PyObject_CallMethodNoArgs(cond.get(),
+                                         all ? QUEUE_NAME("notify_all") : QUEUE_NAME("notify"))
              : nullptr);
   return static_cast<bool>(r);
 }
@@ -83,7 +85,7 @@ bool hook_wait(QueueObject* q, PyObject* cond, bool block, std::optional<double>
 
 PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<double> t) {
   QueueObject* q = qcast(self);
-  return with_cond(self, NAME("not_full"), [&](PyObject* cond) -> PyObject* {
+  return with_cond(self, QUEUE_NAME("not_full"), [&](PyObject* cond) -> PyObject* {
     if (q->shutdown) return raise_shut_down();
     if (q->maxsize > 0) {
       auto full = [&]() -> int {
@@ -92,17 +94,17 @@ PyObject* put_hooks(PyObject* self, PyObject* item, bool block, std::optional<do
       };
       if (!hook_wait(q, cond, block, t, full, g_full, true)) return nullptr;
     }
-    Ref r(PyObject_CallMethodOneArg(self, NAME("_put"), item));
+    Ref r(PyObject_CallMethodOneArg(self, QUEUE_NAME("_put"), item));
     if (!r) return nullptr;
     ++q->unfinished;
-    if (!cond_notify(self, NAME("not_empty"), false)) return nullptr;
+    if (!cond_notify(self, QUEUE_NAME("not_empty"), false)) return nullptr;
     Py_RETURN_NONE;
   });
 }
 
 PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t) {
   QueueObject* q = qcast(self);
-  return with_cond(self, NAME("not_empty"), [&](PyObject* cond) -> PyObject* {
+  return with_cond(self, QUEUE_NAME("not_empty"), [&](PyObject* cond) -> PyObject* {
     auto empty = [&]() -> int {
       long long n = hook_qsize(self);
       return n < 0 ? -1 : n == 0;
@@ -123,16 +125,16 @@ PyObject* get_hooks(PyObject* self, bool block, std::optional<double> t) {
             g_empty, false)) {
       return nullptr;
     }
-    Ref item(PyObject_CallMethodNoArgs(self, NAME("_get")));
+    Ref item(PyObject_CallMethodNoArgs(self, QUEUE_NAME("_get")));
     if (!item) return nullptr;
-    if (!cond_notify(self, NAME("not_full"), false)) return nullptr;
+    if (!cond_notify(self, QUEUE_NAME("not_full"), false)) return nullptr;
     return item.release();
   });
 }
 
 PyObject* join_hooks(PyObject* o) {
   QueueObject* q = qcast(o);
-  return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
+  return with_cond(o, QUEUE_NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
     while (q->unfinished > 0) {
       if (!cond_wait(cond, std::nullopt)) return nullptr;
     }
@@ -196,11 +198,11 @@ void hooks_give_back(QueueObject* q, PyObject* item) {
   PyObject *et, *ev, *etb;
   PyErr_Fetch(&et, &ev, &etb);
   PyObject* store = q->internals[kStore];
-  Ref r(store == nullptr ? nullptr
-        : q->kind == Kind::kPriority
-            ? PyObject_CallFunctionObjArgs(g_heappush, store, item, nullptr)
-        : q->kind == Kind::kLifo ? PyObject_CallMethodOneArg(store, NAME("append"), item)
-                                 : PyObject_CallMethodOneArg(store, NAME("appendleft"), item));
+  Ref r(
+      store == nullptr             ? nullptr
+      : q->kind == Kind::kPriority ? PyObject_CallFunctionObjArgs(g_heappush, store, item, nullptr)
+      : q->kind == Kind::kLifo     ? PyObject_CallMethodOneArg(store, QUEUE_NAME("append"), item)
+                               : PyObject_CallMethodOneArg(store, QUEUE_NAME("appendleft"), item));
   if (!r) PyErr_Clear();  // nowhere to keep it: dropped (an exception is pending anyway)
   Py_DECREF(item);
   PyErr_Restore(et, ev, etb);

@@ -119,7 +119,7 @@ namespace {
 // qsize() through the hook path takes the mutex, as CPython's does.
 long long locked_qsize(PyObject* o) {
   long long n = -1;
-  Ref r(with_cond(o, NAME("mutex"), [&](PyObject*) -> PyObject* {
+  Ref r(with_cond(o, QUEUE_NAME("mutex"), [&](PyObject*) -> PyObject* {
     n = hook_qsize(o);
     return n < 0 ? nullptr : Py_NewRef(Py_None);
   }));
@@ -161,10 +161,10 @@ PyObject* too_many_task_done() {
 PyObject* queue_task_done(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (q->hooks) {
-    return with_cond(o, NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
+    return with_cond(o, QUEUE_NAME("all_tasks_done"), [&](PyObject* cond) -> PyObject* {
       if (q->unfinished <= 0) return too_many_task_done();
       if (--q->unfinished == 0) {
-        Ref r(PyObject_CallMethodNoArgs(cond, NAME("notify_all")));
+        Ref r(PyObject_CallMethodNoArgs(cond, QUEUE_NAME("notify_all")));
         if (!r) return nullptr;
       }
       Py_RETURN_NONE;
@@ -201,20 +201,21 @@ PyObject* queue_shutdown(PyObject* o, PyObject* const* args, Py_ssize_t nargs, P
   if (immediate < 0) return nullptr;
   QueueObject* q = qcast(o);
   if (q->hooks) {
-    return with_cond(o, NAME("mutex"), [&](PyObject*) -> PyObject* {
+    return with_cond(o, QUEUE_NAME("mutex"), [&](PyObject*) -> PyObject* {
       q->shutdown = true;
       if (immediate) {
         for (;;) {
           long long n = hook_qsize(o);
           if (n < 0) return nullptr;
           if (n == 0) break;
-          Ref item(PyObject_CallMethodNoArgs(o, NAME("_get")));
+          Ref item(PyObject_CallMethodNoArgs(o, QUEUE_NAME("_get")));
           if (!item) return nullptr;
           if (q->unfinished > 0) --q->unfinished;
         }
-        if (!cond_notify(o, NAME("all_tasks_done"), true)) return nullptr;
+        if (!cond_notify(o, QUEUE_NAME("all_tasks_done"), true)) return nullptr;
       }
-      if (!cond_notify(o, NAME("not_empty"), true) || !cond_notify(o, NAME("not_full"), true))
+      if (!cond_notify(o, QUEUE_NAME("not_empty"), true) ||
+          !cond_notify(o, QUEUE_NAME("not_full"), true))
         return nullptr;
       Py_RETURN_NONE;
     });
@@ -307,7 +308,7 @@ PyObject* list_init_hook(PyObject* o, PyObject*) {
 PyObject* hook_qsize_m(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return PyLong_FromSsize_t(native_size(q));
-  Ref store(attr(o, NAME("queue")));
+  Ref store(attr(o, QUEUE_NAME("queue")));
   if (!store) return nullptr;
   Py_ssize_t n = PyObject_Length(store.get());
   return n < 0 ? nullptr : PyLong_FromSsize_t(n);
@@ -316,33 +317,33 @@ PyObject* hook_qsize_m(PyObject* o, PyObject*) {
 PyObject* fifo_put_hook(PyObject* o, PyObject* item) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_put_hook(q, item);
-  Ref store(attr(o, NAME("queue")));
-  return store ? PyObject_CallMethodOneArg(store.get(), NAME("append"), item) : nullptr;
+  Ref store(attr(o, QUEUE_NAME("queue")));
+  return store ? PyObject_CallMethodOneArg(store.get(), QUEUE_NAME("append"), item) : nullptr;
 }
 
 PyObject* fifo_get_hook(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_get_hook(q);
-  Ref store(attr(o, NAME("queue")));
-  return store ? PyObject_CallMethodNoArgs(store.get(), NAME("popleft")) : nullptr;
+  Ref store(attr(o, QUEUE_NAME("queue")));
+  return store ? PyObject_CallMethodNoArgs(store.get(), QUEUE_NAME("popleft")) : nullptr;
 }
 
 PyObject* lifo_get_hook(PyObject* o, PyObject*) {
   QueueObject* q = qcast(o);
   if (!q->hooks) return native_get_hook(q);
-  Ref store(attr(o, NAME("queue")));
-  return store ? PyObject_CallMethodNoArgs(store.get(), NAME("pop")) : nullptr;
+  Ref store(attr(o, QUEUE_NAME("queue")));
+  return store ? PyObject_CallMethodNoArgs(store.get(), QUEUE_NAME("pop")) : nullptr;
 }
 
 PyObject* heap_put_hook(PyObject* o, PyObject* item) {
   if (!qcast(o)->hooks) return native_put_hook(qcast(o), item);
-  Ref store(attr(o, NAME("queue")));
+  Ref store(attr(o, QUEUE_NAME("queue")));
   return store ? PyObject_CallFunctionObjArgs(g_heappush, store.get(), item, nullptr) : nullptr;
 }
 
 PyObject* heap_get_hook(PyObject* o, PyObject*) {
   if (!qcast(o)->hooks) return native_get_hook(qcast(o));
-  Ref store(attr(o, NAME("queue")));
+  Ref store(attr(o, QUEUE_NAME("queue")));
   return store ? PyObject_CallFunctionObjArgs(g_heappop, store.get(), nullptr) : nullptr;
 }
 

@@ -174,7 +174,7 @@ inline PyObject* get_fast(QueueObject* q) {
 
 // An interned name, made at its first use and kept for the process: the
 // hook path calls methods by name on every operation.
-#define NAME(s)                                                      \
+#define QUEUE_NAME(s)                                                \
   ([]() -> PyObject* {                                               \
     static PyObject* const interned = PyUnicode_InternFromString(s); \
     return interned;                                                 \
@@ -188,13 +188,13 @@ template <class Fn>
 PyObject* with_cond(PyObject* self, PyObject* cond_name, Fn&& fn) {
   Ref cond(attr(self, cond_name));
   if (!cond) return nullptr;
-  Ref entered(PyObject_CallMethodNoArgs(cond.get(), NAME("__enter__")));
+  Ref entered(PyObject_CallMethodNoArgs(cond.get(), QUEUE_NAME("__enter__")));
   if (!entered) return nullptr;
   Ref result(fn(cond.get()));
   PyObject *et, *ev, *etb;
   PyErr_Fetch(&et, &ev, &etb);
   PyObject* exit_args[] = {cond.get(), Py_None, Py_None, Py_None};
-  Ref exited(PyObject_VectorcallMethod(NAME("__exit__"), exit_args, 4, nullptr));
+  Ref exited(PyObject_VectorcallMethod(QUEUE_NAME("__exit__"), exit_args, 4, nullptr));
   if (et != nullptr) {
     PyErr_Restore(et, ev, etb);
     return nullptr;
