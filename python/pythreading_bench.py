@@ -94,42 +94,36 @@ def cond_ping_pong(mod):
     return run
 
 
-def event_handoff(mod):
-    def run(n):
-        ping, pong = mod.Event(), mod.Event()
+def ping_pong(new, give, take):
+    """Two threads pass a turn back and forth through two objects made by
+    new(mod): give(obj) hands the turn over, take(obj) waits for it."""
+    def make(mod):
+        def run(n):
+            ping, pong = new(mod), new(mod)
 
-        def other():
+            def other():
+                for _ in range(n):
+                    take(ping)
+                    give(pong)
+
+            t = threading.Thread(target=other)
+            t.start()
             for _ in range(n):
-                ping.wait()
-                ping.clear()
-                pong.set()
-
-        t = threading.Thread(target=other)
-        t.start()
-        for _ in range(n):
-            ping.set()
-            pong.wait()
-            pong.clear()
-        t.join()
-    return run
+                give(ping)
+                take(pong)
+            t.join()
+        return run
+    return make
 
 
-def semaphore_handoff(mod):
-    def run(n):
-        ping, pong = mod.Semaphore(0), mod.Semaphore(0)
+def event_take(ev):
+    ev.wait()
+    ev.clear()
 
-        def other():
-            for _ in range(n):
-                ping.acquire()
-                pong.release()
 
-        t = threading.Thread(target=other)
-        t.start()
-        for _ in range(n):
-            ping.release()
-            pong.acquire()
-        t.join()
-    return run
+event_handoff = ping_pong(lambda mod: mod.Event(), lambda ev: ev.set(), event_take)
+semaphore_handoff = ping_pong(lambda mod: mod.Semaphore(0), lambda s: s.release(),
+                              lambda s: s.acquire())
 
 
 def barrier_cycles(mod, parties=2):

@@ -351,14 +351,20 @@ PyObject* heap_get_hook(PyObject* o, PyObject*) {
 
 PyObject* get_maxsize(PyObject* o, void*) { return PyLong_FromLongLong(qcast(o)->maxsize); }
 
-int set_maxsize(PyObject* o, PyObject* value, void*) {
+// The new value of an integer attribute; false with an error (a delete, or
+// not an integer). *overflow as index_arg's.
+bool int_attr_value(PyObject* value, const char* name, long long* v, int* overflow) {
   if (value == nullptr) {
-    PyErr_SetString(PyExc_AttributeError, "cannot delete maxsize");
-    return -1;
+    PyErr_Format(PyExc_AttributeError, "cannot delete %s", name);
+    return false;
   }
+  return index_arg(value, v, overflow);
+}
+
+int set_maxsize(PyObject* o, PyObject* value, void*) {
   long long v;
   int overflow;
-  if (!index_arg(value, &v, &overflow)) return -1;
+  if (!int_attr_value(value, "maxsize", &v, &overflow)) return -1;
   if (overflow) v = overflow > 0 ? LLONG_MAX : -1;
   QueueObject* q = qcast(o);
   q->maxsize = v;
@@ -374,13 +380,9 @@ PyObject* get_unfinished(PyObject* o, void*) { return PyLong_FromLongLong(qcast(
 // A plain attribute in CPython (`q.unfinished_tasks = 0` after clearing the
 // queue by hand): any int; nobody is woken, as there.
 int set_unfinished(PyObject* o, PyObject* value, void*) {
-  if (value == nullptr) {
-    PyErr_SetString(PyExc_AttributeError, "cannot delete unfinished_tasks");
-    return -1;
-  }
   long long v;
   int overflow;
-  if (!index_arg(value, &v, &overflow)) return -1;
+  if (!int_attr_value(value, "unfinished_tasks", &v, &overflow)) return -1;
   if (overflow) {
     PyErr_SetString(PyExc_OverflowError, "unfinished_tasks out of range");
     return -1;
