@@ -29,12 +29,23 @@ std::shared_ptr<Thread> spawn(const char* name, std::function<void()> f, bool da
   return t;
 }
 
-// Polls the dump until it contains every one of `needles`; returns it.
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// Polls the dump until it contains every one of `needles`, a needle listed k
+// times at least k times (one per thread that must show it); returns it.
 std::string dump_when(std::initializer_list<const char*> needles) {
   for (;;) {
     std::string d = threading::dump_threads_string();
     bool all = true;
-    for (const char* n : needles) all = all && d.find(n) != std::string::npos;
+    for (const char* n : needles) {
+      std::size_t wanted = 0;
+      for (const char* m : needles) wanted += std::string(m) == n;
+      all = all && occurrences(d, n) >= wanted;
+    }
     if (all) return d;
     sched_yield();
   }
@@ -128,7 +139,9 @@ int barrier() {
   threading::Barrier b(3);
   auto w1 = spawn("first", [&] { b.wait(); });
   auto w2 = spawn("second", [&] { b.wait(); });
-  say(dump_when({"(2 of 3 arrived)"}));
+  // Both lines: each thread's line reads the count when it is written, so a
+  // dump taken as "second" arrives can show "1 of 3" for "first".
+  say(dump_when({"(2 of 3 arrived)", "(2 of 3 arrived)"}));
   b.wait();
   w1->join();
   w2->join();
