@@ -195,14 +195,7 @@ int deadlock(bool debug) {
         a.acquire();
       },
       true);
-  dump_when({"\"left\"", "\"right\""});
-  for (;;) {  // until both are blocked on the second lock
-    std::string d = threading::dump_threads_string();
-    std::size_t n = 0;
-    for (std::size_t p = 0; (p = d.find("waiting to acquire", p)) != std::string::npos; ++p) ++n;
-    if (n >= 2) break;
-    sched_yield();
-  }
+  dump_when({"waiting to acquire", "waiting to acquire"});  // both on their second lock
   auto cycles = threading::find_deadlocks();
   say("cycles=" + std::to_string(cycles.size()));
   for (auto& c : cycles) {
