@@ -99,28 +99,37 @@ void release_record(Record* r) noexcept {
 }
 
 // The calling thread's record, claimed on its first wait and given back when
-// the thread exits (a thread_local destructor).
-struct RecordHolder {
-  Record* record = nullptr;
-  ~RecordHolder();
-};
-thread_local RecordHolder t_holder;
-// Set once t_holder is destroyed: waits after that (other thread_local
+// the thread exits, by a pthread key's destructor. Not a C++ thread_local
+// destructor: a first wait can come after those have run (in a pthread key
+// destructor, e.g. a local<T> value's), and glibc never runs nor frees a
+// thread_local destructor registered then (the record stayed claimed for
+// good; LeakSanitizer saw the 32-byte registration). A key set in that phase
+// gets another destructor round.
+constinit thread_local Record* t_record = nullptr;
+// Set once the record was given back: waits after that (other key
 // destructors) go unrecorded.
-constinit thread_local bool t_holder_gone = false;
+constinit thread_local bool t_record_gone = false;
 constinit thread_local Record* t_active = nullptr;  // while a WaitScope is open
 constinit thread_local const WaitContext* t_context = nullptr;
 
-RecordHolder::~RecordHolder() {
-  t_holder_gone = true;
-  if (record != nullptr) release_record(record);
-  record = nullptr;
+// Made at the first claim (a wait may come before this file's globals exist).
+pthread_key_t record_key() {
+  static const pthread_key_t key = [] {
+    pthread_key_t k;
+    int rc = pthread_key_create(&k, [](void* r) {
+      t_record_gone = true;
+      t_record = nullptr;
+      release_record(static_cast<Record*>(r));
+    });
+    if (rc != 0) fatal_os_error("pthread_key_create", rc);
+    return k;
+  }();
+  return key;
 }
 
 Record* my_record() noexcept {
-  if (t_holder_gone) return nullptr;
-  RecordHolder& h = t_holder;
-  if (h.record != nullptr) return h.record;
+  if (t_record_gone) return nullptr;
+  if (t_record != nullptr) return t_record;
   std::size_t start = g_claim_hint.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < kRecords; ++i) {
     Record& r = g_records[(start + i) % kRecords];
@@ -133,7 +142,11 @@ Record* my_record() noexcept {
       r.kind.store(WaitKind::kNone, std::memory_order_relaxed);
       unpin(r);
       g_claim_hint.store((start + i + 1) % kRecords, std::memory_order_relaxed);
-      h.record = &r;
+      if (pthread_setspecific(record_key(), &r) != 0) {  // ENOMEM: cannot give it back
+        release_record(&r);
+        return nullptr;
+      }
+      t_record = &r;
       return &r;
     }
   }
