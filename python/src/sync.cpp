@@ -309,6 +309,10 @@ PyType_Spec bounded_spec = {"pythreading.BoundedSemaphore", sizeof(SemObject), 0
 struct EventObject {
   PyObject_HEAD threading::Event event;
   std::atomic<std::uint64_t> gil_mark;  // left by set() for the threads it wakes (signals.hpp)
+  // set() calls so far (written with the GIL): a waiter that watches the
+  // flag before it sleeps (block()'s probe) must not miss a set(); clear()
+  // pulse made meanwhile, which the Event's own wait would have counted.
+  std::atomic<std::uint64_t> sets;
   PyObject* dict;
   PyObject* weakrefs;
 };
@@ -320,6 +324,7 @@ PyObject* event_new(PyTypeObject* type, PyObject*, PyObject*) {
   if (self != nullptr) {
     new (&self->event) threading::Event();
     new (&self->gil_mark) std::atomic<std::uint64_t>(0);
+    new (&self->sets) std::atomic<std::uint64_t>(0);
   }
   return reinterpret_cast<PyObject*>(self);
 }
@@ -364,7 +369,11 @@ PyObject* event_isSet(PyObject* o, PyObject*) {
 
 PyObject* event_set(PyObject* o, PyObject*) {
   try {
-    mark_gil_handoff(reinterpret_cast<EventObject*>(o)->gil_mark);
+    auto* e = reinterpret_cast<EventObject*>(o);
+    mark_gil_handoff(e->gil_mark);
+    // Release: pairs with the watching waiter's acquire load (it returns
+    // True, so what came before set() must be visible to it).
+    e->sets.store(e->sets.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     event_of(o).set();
   } catch (...) {
     return raise_current();
@@ -391,9 +400,13 @@ PyObject* event_wait(PyObject* o, PyObject* const* args, Py_ssize_t nargs, PyObj
     if (!check_timeout_max(t)) return nullptr;
     deadline = Deadline::after(t);
   }
-  // A set() is often a few bytecodes away: watch the flag first.
-  int r = block([&](threading::Timeout w) { return ev.wait(w); }, deadline, NoUndo{},
-                [&] { return ev.is_set(); }, &reinterpret_cast<EventObject*>(o)->gil_mark);
+  // A set() is often a few bytecodes away: watch the flag first. Any set()
+  // since this call began counts, as for a waiter already inside ev.wait().
+  auto* e = reinterpret_cast<EventObject*>(o);
+  std::uint64_t seen = e->sets.load(std::memory_order_relaxed);  // GIL held
+  auto set_since = [&] { return e->sets.load(std::memory_order_acquire) != seen || ev.is_set(); };
+  int r = block([&](threading::Timeout w) { return set_since() || ev.wait(w); }, deadline, NoUndo{},
+                set_since, &e->gil_mark);
   return r < 0 ? nullptr : PyBool_FromLong(r);
 }
 

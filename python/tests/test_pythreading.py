@@ -441,6 +441,26 @@ class EventTests(unittest.TestCase):
         t.join()
         self.assertEqual(res, [True])
 
+    def test_pulse_while_waiter_watches(self):
+        # The pulse lands at once, mostly while the waiter still watches the
+        # flag before it sleeps: it must count there too (it was lost, and
+        # the waiter slept out its timeout).
+        for _ in range(50):
+            e, about = pythreading.Event(), threading.Event()
+            res = []
+
+            def waiter():
+                about.set()
+                res.append(e.wait(10))
+
+            t = threading.Thread(target=waiter)
+            t.start()
+            about.wait()
+            e.set()
+            e.clear()
+            t.join()
+            self.assertEqual(res, [True])
+
 
 class CamelCaseAliasTests(unittest.TestCase):
     # ALIAS-06/07: the Python 2 names work and warn, as in CPython 3.10+.
