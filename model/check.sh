@@ -45,6 +45,10 @@ checks=(
   "condition/MUT_REQUEUE_OFF_BY_ONE;condition.pml;-DNOTIFY_N=1 -DSPURIOUS=0 -DMUT_REQUEUE_OFF_BY_ONE;P_notify_exact"
   "condition/MUT_REQUEUE_LIFO;condition.pml;-DNOTIFY_N=1 -DSPURIOUS=0 -DMUT_REQUEUE_LIFO;P_notify_exact"
   "condition/MUT_TIMEOUT_NO_WAIT;condition.pml;-DNOTIFY_N=1 -DSPURIOUS=0 -DMUT_TIMEOUT_NO_WAIT;P_token_exactly_once"
+  "queue;queue.pml;;pass"
+  "queue/MUT_PUBLISH_STORE;queue.pml;-DMUT_PUBLISH_STORE;invalid end state"
+  "queue/MUT_COMMIT_STORE;queue.pml;-DMUT_COMMIT_STORE;invalid end state"
+  "queue/MUT_QUEUE_TIMEOUT_RETURNS;queue.pml;-DMUT_QUEUE_TIMEOUT_RETURNS;P_outcome_exactly_once|P_no_touch_after_return"
   "reach/parking/1-timed-out-waiter-finds-itself-dequeued;parking.pml;-DPROBE_ID=1;probe!=1"
   "reach/parking/2-timed-out-waiter-leaves-queue;parking.pml;-DPROBE_ID=2;probe!=2"
   "reach/parking/3-validate-fails;parking.pml;-DPROBE_ID=3;probe!=3"
@@ -54,6 +58,10 @@ checks=(
   "reach/lock/7-last-timed-out-waiter-clears-parked-bit;lock.pml;-DPROBE_ID=7;probe!=7"
   "reach/condition/8-requeued-waiter-times-out-on-lock-queue;condition.pml;-DNOTIFY_N=1 -DSPURIOUS=0 -DPROBE_ID=8;probe!=8"
   "reach/condition/9-waiter-key-moves-while-it-locks-bucket;condition.pml;-DNOTIFY_N=1 -DSPURIOUS=0 -DPROBE_ID=9;probe!=9"
+  "reach/queue/10-grant-published-to-a-watching-waiter;queue.pml;-DPROBE_ID=10;probe!=10"
+  "reach/queue/11-grant-published-through-the-bucket;queue.pml;-DPROBE_ID=11;probe!=11"
+  "reach/queue/12-timed-out-waiter-already-granted-waits;queue.pml;-DPROBE_ID=12;probe!=12"
+  "reach/queue/13-timed-out-waiter-unlinks-itself;queue.pml;-DPROBE_ID=13;probe!=13"
 )
 
 failures=0

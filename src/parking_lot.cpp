@@ -232,6 +232,10 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, const Deadline* d
       key, validate, [] {}, [](const void*, bool) {}, kDefaultToken, deadline);
 }
 
+bool watch(FunctionRef<bool()> done) {
+  return t_park_spin.watch([&] { return done(); });
+}
+
 UnparkResult unpark_n(const void* key, std::size_t n, FunctionRef<Token(UnparkResult)> callback) {
   Bucket& b = lock_bucket(key);
   UnparkResult result;

@@ -74,20 +74,60 @@ void QueueCore::unlock() noexcept {
   }
   while (ordered != nullptr) {
     Waiter* next = ordered->wake_next;  // read before the record can vanish
-    pl::unpark_one(&ordered->state, [ordered](pl::UnparkResult) -> pl::Token {
-      // Release: pairs with the waiter's acquire load of its state. Published
-      // under the bucket lock its validate() takes, so it cannot be missed;
-      // after this store nothing touches the record or the queue.
-      ordered->state.store(ordered->outcome, std::memory_order_release);
-      return pl::kDefaultToken;
-    });
+    publish(*ordered);
     ordered = next;
   }
+}
+
+void QueueCore::publish(Waiter& w) noexcept {
+  const std::uint32_t outcome = w.outcome;
+  std::uint32_t expected = kWaiting;
+  // Release: pairs with the waiter's acquire loads of its state. Success: the
+  // waiter had not committed to sleeping, so it sees this store (its
+  // validate's compare-exchange fails); done. Failure (relaxed) reads
+  // kParked, stored in validate under the bucket lock before the waiter was
+  // enqueued, so the unpark below finds it queued, or, if it timed out and
+  // left, the store made under the bucket lock is what its next validate or
+  // load reads.
+  if (w.state.compare_exchange_strong(expected, outcome, std::memory_order_release,
+                                      std::memory_order_relaxed)) {
+    return;
+  }
+  pl::unpark_one(&w.state, [&w, outcome](pl::UnparkResult) -> pl::Token {
+    // Release: as above. After this store nothing touches the record or the queue.
+    w.state.store(outcome, std::memory_order_release);
+    return pl::kDefaultToken;
+  });
 }
 
 std::atomic<std::size_t>& QueueCore::counter(WaitList& list) noexcept {
   return &list == &getters_ ? n_getters_ : &list == &putters_ ? n_putters_ : n_joiners_;
 }
+
+namespace {
+
+bool is_outcome(std::uint32_t s) noexcept {
+  return s != QueueCore::kWaiting && s != QueueCore::kParked;
+}
+
+// park()'s validate: commit to sleeping unless an outcome came. Relaxed: runs
+// under the bucket lock, which orders it with publish()'s unpark callback; a
+// publish() whose compare-exchange read kParked locks the bucket after this.
+bool commit_to_park(std::atomic<std::uint32_t>& state) noexcept {
+  std::uint32_t s = QueueCore::kWaiting;
+  return state.compare_exchange_strong(s, QueueCore::kParked, std::memory_order_relaxed) ||
+         s == QueueCore::kParked;
+}
+
+// Parks on the record's state until an outcome arrives or the deadline
+// passes; the watch is done by the caller.
+pl::ParkResult park_on(std::atomic<std::uint32_t>& state, const Deadline* deadline) {
+  return pl::park(
+      &state, [&state] { return commit_to_park(state); }, [] {}, [](const void*, bool) {},
+      pl::kDefaultToken, deadline, pl::kNoSpin);
+}
+
+}  // namespace
 
 std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadline) {
   using threading::detail::WaitKind;
@@ -98,17 +138,12 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
   list.push_back(&w);
   bump(counter(list), 1);
   unlock();
+  // Acquire (every load of the state below): pairs with publish()'s release.
+  pl::watch([&w] { return w.state.load(std::memory_order_acquire) != kWaiting; });
+  std::uint32_t s;
   for (;;) {
-    // Relaxed in validate (both parks here): read under the bucket lock, which
-    // orders it with unlock()'s store, made under that lock too.
-    pl::ParkResult r = pl::park(
-        &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, deadline);
-    // Acquire: pairs with the release store in unlock()'s callback.
-    std::uint32_t s = w.state.load(std::memory_order_acquire);
-    if (s != kWaiting) {
-      if (s != kHanded) lock();
-      return s;
-    }
+    pl::ParkResult r = park_on(w.state, deadline);
+    if (is_outcome(s = w.state.load(std::memory_order_acquire))) break;
     if (r.status != pl::ParkStatus::kTimedOut) continue;  // spurious
     lock();
     if (w.listed) {
@@ -116,16 +151,14 @@ std::uint32_t QueueCore::wait(WaitList& list, Waiter& w, const Deadline* deadlin
       bump(counter(list), -1);
       return kWaiting;
     }
-    // Granted just as the deadline passed: the grant is on its way; take it.
+    // Granted just as the deadline passed: the outcome is on its way (through
+    // the bucket: the record is kParked); take it.
     mutex_.unlock();
-    // Acquire: as above.
-    while ((s = w.state.load(std::memory_order_acquire)) == kWaiting) {
-      pl::park(
-          &w.state, [&w] { return w.state.load(std::memory_order_relaxed) == kWaiting; }, nullptr);
-    }
-    if (s != kHanded) lock();
-    return s;
+    while (!is_outcome(s = w.state.load(std::memory_order_acquire))) park_on(w.state, nullptr);
+    break;
   }
+  if (s != kHanded) lock();
+  return s;
 }
 
 Acquired QueueCore::acquire_item(bool block, const Deadline* deadline, void* slot) {
@@ -154,7 +187,8 @@ Acquired QueueCore::acquire_item(bool block, const Deadline* deadline, void* slo
   return s == kShutDown ? Acquired::kShutDown : Acquired::kUnavailable;
 }
 
-Acquired QueueCore::acquire_slot(bool block, const Deadline* deadline) {
+Acquired QueueCore::acquire_slot(bool block, const Deadline* deadline, void* offer,
+                                 bool offer_moves) {
   lock();
   if (shutdown_.load(std::memory_order_relaxed)) {
     unlock();
@@ -166,7 +200,10 @@ Acquired QueueCore::acquire_slot(bool block, const Deadline* deadline) {
     return Acquired::kUnavailable;
   }
   Waiter w;
+  w.slot = offer;
+  w.offer_moves = offer_moves;
   std::uint32_t s = wait(putters_, w, deadline);
+  if (s == kHanded) return Acquired::kHanded;
   if (s == kGranted) {
     --reserved_put_;
     if (!shutdown_.load(std::memory_order_relaxed)) return Acquired::kOk;
@@ -193,6 +230,12 @@ void QueueCore::handed_off(bool count_task) noexcept {
   if (count_task) ++unfinished_;
   grant(getters_, kHanded);
   // The slot this put acquired stays free: it may be owed to a blocked putter.
+  rebalance();
+}
+
+void QueueCore::item_replaced(bool count_task) noexcept {
+  if (count_task) ++unfinished_;
+  grant(putters_, kHanded);
   rebalance();
 }
 

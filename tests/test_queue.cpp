@@ -623,6 +623,105 @@ TEST(Queue, DirectHandOffToBlockedGetter) {
   queue.join();  // both puts counted as tasks
 }
 
+// The other way: a get from a full queue takes the oldest blocked putter's
+// item into the queue in its place (moved from an rvalue, copied from an
+// lvalue, which stays intact) and wakes that putter, its put done: the queue
+// is full again when get() returns. emplace() offers nothing (its item is not
+// built yet): its putter is granted the slot and stores the item itself.
+struct Tracked {
+  int v = 0;
+  int copies = 0;  // copies made on the way here
+  bool moved_from = false;
+  Tracked(int x) : v(x) {}  // NOLINT: implicit, for emplace
+  Tracked(const Tracked& o) noexcept : v(o.v), copies(o.copies + 1) {}
+  Tracked(Tracked&& o) noexcept : v(o.v), copies(o.copies) { o.moved_from = true; }
+};
+TEST(Queue, GetTakesBlockedPuttersItemIntoTheQueue) {
+  q::Queue<Tracked> queue(1);
+  queue.put(Tracked(0));
+  Tracked moved(1);
+  const Tracked copied(2);
+  std::thread moving([&] { queue.put(std::move(moved)); });
+  ASSERT_TRUE(wait_until([&] { return queue.waiting_putters() == 1; }));
+  std::thread copying([&] { queue.put(copied); });
+  ASSERT_TRUE(wait_until([&] { return queue.waiting_putters() == 2; }));
+  std::thread emplacing([&] { queue.emplace(3); });
+  ASSERT_TRUE(wait_until([&] { return queue.waiting_putters() == 3; }));
+  std::size_t wakeups = queue.wakeups();
+
+  EXPECT_EQ(queue.get().v, 0);
+  EXPECT_EQ(queue.qsize(), 1u);  // already refilled, under the same lock
+  EXPECT_EQ(queue.waiting_putters(), 2u);
+  EXPECT_EQ(queue.wakeups() - wakeups, 1u);  // one putter woken, no herd
+  moving.join();                             // its put returned
+  EXPECT_TRUE(moved.moved_from);
+
+  Tracked second = queue.get();
+  EXPECT_EQ(second.v, 1);
+  EXPECT_EQ(second.copies, 0);
+  EXPECT_EQ(queue.qsize(), 1u);
+  copying.join();
+  EXPECT_FALSE(copied.moved_from);
+
+  Tracked third = queue.get();
+  EXPECT_EQ(third.v, 2);
+  EXPECT_EQ(third.copies, 1);  // copied once, from the putter's argument
+  emplacing.join();            // granted the slot; stored its item itself
+  EXPECT_EQ(queue.get().v, 3);
+  EXPECT_EQ(queue.wakeups() - wakeups, 3u);
+  for (int i = 0; i < 4; ++i) queue.task_done();  // four puts, four tasks
+  EXPECT_THROW(queue.task_done(), threading::ValueError);
+  queue.join();
+}
+
+// Move-only items are taken from a blocked putter too, in putters' order, on
+// every bounded queue kind (LIFO: the taken item goes on top).
+TYPED_TEST(BoundedQueues, GetTakesBlockedMoveOnlyItems) {
+  using Q = typename Traits<TypeParam>::template Rebind<std::unique_ptr<int>>;
+  Q queue(1);
+  queue.put(std::make_unique<int>(-1));
+  constexpr int kPutters = 3;
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kPutters; ++i) {
+    ts.emplace_back([&queue, i] { queue.put(std::make_unique<int>(i)); });
+    ASSERT_TRUE(
+        wait_until([&] { return queue.waiting_putters() == static_cast<std::size_t>(i + 1); }));
+  }
+  std::vector<int> got;
+  for (int i = 0; i <= kPutters; ++i) {
+    got.push_back(*queue.get());
+    EXPECT_EQ(queue.qsize(), i < kPutters ? 1u : 0u);
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(got, (std::vector<int>{-1, 0, 1, 2}));
+}
+
+// A timed put taken into the queue just as its deadline passes succeeds (its
+// item is in the queue, counted once); one that timed out first is not:
+// every try_put_for that returned true delivered its item, exactly once.
+TEST(Queue, TimedPutTakenAtItsDeadlineCountsOnce) {
+  const int kRounds = 2000 / test_support::kStressDivisor;
+  q::Queue<int> queue(1);
+  int accepted = 0, delivered = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    queue.put(-1);
+    threading::Event go;
+    std::thread getter([&] {
+      go.wait();
+      EXPECT_EQ(queue.get(), -1);
+    });
+    go.set();
+    if (queue.try_put_for(i, std::chrono::microseconds(i % 64))) ++accepted;
+    getter.join();
+    while (auto v = queue.try_get()) {
+      EXPECT_EQ(*v, i);
+      ++delivered;
+    }
+    EXPECT_FALSE(queue.full());
+  }
+  EXPECT_EQ(accepted, delivered);
+}
+
 // A copy that throws while handing off to a blocked getter: the put fails,
 // the getter keeps waiting and receives the next item.
 TEST(Queue, ThrowingCopyDuringHandOffKeepsTheGetterWaiting) {

@@ -68,6 +68,12 @@
 //     even when items arrive at once. (For a T whose move may throw, the item
 //     goes through the queue instead, granted to that getter: the getters
 //     granted at once then take the items in the order they run.)
+//     Likewise a get from a full queue with a putter blocked takes the
+//     oldest blocked putter's item into the queue in its place (moved from
+//     put(T&&), copied from put(const T&), when that cannot throw; not for
+//     emplace) and wakes that putter, its put done: the queue is full again
+//     when get() returns, and the putter returns without re-taking the lock.
+//     So T's move or copy constructor may run in the getting thread.
 //   * No herd: an arriving item wakes exactly one blocked getter and a freed
 //     slot exactly one blocked putter; the slot or item is reserved for it,
 //     so no thread arriving meanwhile can take it. shutdown() wakes all.
@@ -93,9 +99,11 @@
 //
 // Performance: blocking rests on the parking core, each blocked thread
 // parking on its own waiter record (never std::mutex/condition_variable).
-// A waiting thread spins briefly on its own record before sleeping (the
-// parking core's spin); a handed-off get returns without taking the queue's
-// lock again.
+// A waiting thread watches its own record briefly before sleeping (the
+// parking core's watch), and a grant to a thread still watching is one
+// compare-exchange, without the parking core's bucket; a handed-off get, and
+// a put whose item a get took in, return without taking the queue's lock
+// again.
 // An uncontended put/get is one Lock acquire/release around a deque
 // operation. PriorityQueue is a binary heap (boxed when T's move may throw).
 #pragma once
@@ -355,11 +363,13 @@ class BasicQueue {
       if (core_.is_shutdown()) throw ShutDown();
       check_timeout(timeout);
     }
-    Acquired r = core_.acquire_slot(block && timeout.is_none(), nullptr);
+    const Offer offer = offer_of<A...>(args...);
+    Acquired r = core_.acquire_slot(block && timeout.is_none(), nullptr, offer.item, offer.moves);
     if (r == Acquired::kUnavailable && block && !timeout.is_none()) {
       std::optional<Deadline> d = python_deadline(timeout);
-      r = core_.acquire_slot(true, d ? &*d : nullptr);
+      r = core_.acquire_slot(true, d ? &*d : nullptr, offer.item, offer.moves);
     }
+    if (r == Acquired::kHanded) return;  // a get took the item into the queue
     if (r == Acquired::kShutDown) throw ShutDown();
     if (r == Acquired::kUnavailable) throw Full();
     store(std::forward<A>(args)...);
@@ -367,9 +377,37 @@ class BasicQueue {
 
   template <class U>
   bool try_put_impl(bool block, const Deadline* d, U&& item) {
-    if (core_.acquire_slot(block, d) != Acquired::kOk) return false;
+    const Offer offer = offer_of<U>(item);
+    Acquired r = core_.acquire_slot(block, d, offer.item, offer.moves);
+    if (r == Acquired::kHanded) return true;
+    if (r != Acquired::kOk) return false;
     store(std::forward<U>(item));
     return true;
+  }
+
+  // What a put blocked on a full queue offers a get to take in its place
+  // (queue_core.hpp): its one argument, when that is a T and T is built from
+  // it without throwing (so the get cannot fail on the putter's behalf).
+  struct Offer {
+    void* item = nullptr;
+    bool moves = false;  // moved from (an rvalue), else copied
+  };
+  template <class... A>
+  static Offer offer_of([[maybe_unused]] std::remove_reference_t<A>&... args) noexcept {
+    if constexpr (sizeof...(A) == 1 && kHandoff) {
+      return offer_one<A...>(args...);
+    } else {
+      return {};
+    }
+  }
+  template <class A>
+  static Offer offer_one(std::remove_reference_t<A>& arg) noexcept {
+    if constexpr (std::is_same_v<std::remove_cvref_t<A>, T> &&
+                  std::is_nothrow_constructible_v<T, A&&>) {
+      return {const_cast<T*>(std::addressof(arg)), !std::is_lvalue_reference_v<A>};
+    } else {
+      return {};
+    }
   }
 
   std::optional<T> try_get_impl(bool block, const Deadline* d) {
@@ -457,9 +495,32 @@ class BasicQueue {
     TakeGuard guard{core_};
     R result = make<R>(std::move(storage_.top()));
     storage_.pop();
-    core_.item_taken();
     guard.taken = true;
+    if constexpr (kHandoff) {
+      if (detail::Waiter* w = core_.pull_source(); w != nullptr && pull(*w)) {
+        core_.item_replaced(true);
+        return result;
+      }
+    }
+    core_.item_taken();
     return result;
+  }
+  // Lock held: puts pull_source()'s offered item into the storage. False if
+  // the storage could not grow (nothing changed; the putter is then granted
+  // the slot and stores the item itself, meeting the error itself).
+  bool pull(detail::Waiter& w) noexcept {
+    try {
+      if (w.offer_moves) {
+        storage_.emplace(std::move(*static_cast<T*>(w.slot)));
+        return true;
+      }
+      if constexpr (std::is_copy_constructible_v<T>) {
+        storage_.emplace(std::as_const(*static_cast<T*>(w.slot)));
+        return true;
+      }
+    } catch (...) {
+    }
+    return false;
   }
   template <class R>
   static R make(T&& item) {

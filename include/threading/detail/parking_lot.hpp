@@ -72,6 +72,12 @@ ParkResult park(const void* key, FunctionRef<bool()> validate, FunctionRef<void(
 // Simpler overload: no before_sleep/timed_out callbacks.
 ParkResult park(const void* key, FunctionRef<bool()> validate, const Deadline* deadline);
 
+// The watch park() makes with kSpin (spin.hpp's ParkSpin, adapted per
+// thread), for a caller that watches its own state word first and then parks
+// with kNoSpin, so that a wake-up coming meanwhile costs neither side the
+// bucket lock. Returns true as soon as done() holds, false if it did not.
+bool watch(FunctionRef<bool()> done);
+
 // Wakes the oldest waiter on `key`, if any. `callback` runs under the bucket
 // lock, even when nobody was woken (unparked_threads == 0), and returns the
 // token given to the woken thread.

@@ -14,10 +14,26 @@
 // landing slot; a put finding it first in line builds the item there and
 // wakes it with kHanded, so it returns without re-taking the lock, and the
 // oldest item reaches the oldest getter even when several arrive at once.
+// The other way round, a putter blocked on a full queue offers its item (when
+// T is built from it without throwing): a get that frees a slot while that
+// putter is first in line moves the item into the queue in its place and
+// wakes it with kHanded, its put done. The queue stays full, so on a busy
+// bounded queue getters keep finding items instead of each item costing a
+// wake-up on both sides.
 //
-// Self-synchronising: a grant's state is published inside the parking
-// core's unpark callback, after the internal lock was released; after that
-// store the granting thread never touches the queue or the record again.
+// Waking without the bucket: a blocked thread first watches its record's
+// state (the parking core's watch) and commits to sleeping only inside
+// park()'s validate, under the bucket lock, by moving it kWaiting -> kParked.
+// A granter publishes the outcome with one compare-exchange from kWaiting:
+// if that succeeds the waiter is still watching and sees it, and neither
+// side touches the parking core's bucket; only a kParked record is woken
+// through unpark_one(), its outcome stored in the callback under the bucket
+// lock (model/queue.pml checks the handshake).
+//
+// Self-synchronising: a grant's state is published after the internal lock
+// was released, by that compare-exchange or inside the unpark callback;
+// after that store the granting thread never touches the queue or the
+// record again.
 #pragma once
 
 #include <atomic>
@@ -39,7 +55,11 @@ struct Waiter {
   // A getter's landing place for a direct hand-off (nullptr: none). A put
   // that finds this getter first in line builds its item here, under the
   // lock, and the getter returns it without touching the queue again.
+  // A putter's offered item (nullptr: none): a get that frees a slot while
+  // this putter is first in line moves (offer_moves) or copies it into the
+  // queue, under the lock, and the put returns without touching it again.
   void* slot = nullptr;
+  bool offer_moves = false;
   std::uint32_t outcome = 0;  // what to publish in `state` when woken
   std::atomic<std::uint32_t> state{0};
 };
@@ -53,7 +73,8 @@ struct WaitList {
 };
 
 // Results of acquire_item()/acquire_slot(). kHanded: the item was built in
-// the caller's slot and the lock is not held.
+// the getter's slot, or the putter's offered item was taken into the queue;
+// the lock is not held.
 enum class Acquired : std::uint8_t { kOk, kUnavailable, kShutDown, kHanded };
 
 class QueueCore {
@@ -62,7 +83,9 @@ class QueueCore {
   static constexpr std::uint32_t kGranted = 1;
   static constexpr std::uint32_t kShutDown = 2;
   static constexpr std::uint32_t kDone = 3;    // join(): unfinished tasks reached 0
-  static constexpr std::uint32_t kHanded = 4;  // an item was built in the slot
+  static constexpr std::uint32_t kHanded = 4;  // an item went through the slot
+  // Not an outcome: the waiter committed to sleeping (see the top of the file).
+  static constexpr std::uint32_t kParked = 5;
 
   explicit QueueCore(long long maxsize) noexcept : maxsize_(maxsize) {}
   QueueCore(const QueueCore&) = delete;
@@ -75,8 +98,11 @@ class QueueCore {
   // (kHanded, lock not held; see Waiter::slot).
   Acquired acquire_item(bool block, const Deadline* deadline, void* slot = nullptr);
   // Waits for a free slot; kOk returns with the lock held: the caller stores
-  // the item, then calls item_added() or add_failed(), then unlock().
-  Acquired acquire_slot(bool block, const Deadline* deadline);
+  // the item, then calls item_added() or add_failed(), then unlock(). With
+  // an offer, a blocked call may instead have its item taken into the queue
+  // by a get (kHanded, lock not held; see Waiter::slot).
+  Acquired acquire_slot(bool block, const Deadline* deadline, void* offer = nullptr,
+                        bool offer_moves = false);
 
   void item_taken() noexcept;
   void take_failed() noexcept { rebalance(); }
@@ -88,6 +114,17 @@ class QueueCore {
   }
   // Lock held: the item was built in handoff_target()'s slot; wake it.
   void handed_off(bool count_task) noexcept;
+  // Lock held, an item just taken out (before item_taken()): the oldest
+  // blocked putter if it offers its item and no slot is granted and still
+  // unused (a granted putter stores first, so items keep the putters' order).
+  Waiter* pull_source() const noexcept {
+    return reserved_put_ == 0 && putters_.head != nullptr && putters_.head->slot != nullptr
+               ? putters_.head
+               : nullptr;
+  }
+  // Lock held: instead of item_taken(), pull_source()'s item replaced the one
+  // taken; wake that putter.
+  void item_replaced(bool count_task) noexcept;
   void add_failed() noexcept { rebalance(); }
   // A taken item given back (SimpleQueue, when moving it out threw).
   void item_returned() noexcept;
@@ -121,6 +158,7 @@ class QueueCore {
                                 static_cast<std::size_t>(maxsize_);
   }
   void grant(WaitList& list, std::uint32_t outcome) noexcept;
+  static void publish(Waiter& w) noexcept;
   void rebalance() noexcept;
   std::atomic<std::size_t>& counter(WaitList& list) noexcept;
   static void bump(std::atomic<std::size_t>& c, int by) noexcept {
