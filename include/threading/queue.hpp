@@ -84,7 +84,8 @@
 //     it; if moving the item out throws in get, the item stays in the queue
 //     (for SimpleQueue at its front) and the next getter is served. The queue
 //     stays consistent either way. A PriorityQueue's Compare should not
-//     throw; if it does, nothing is lost but the order becomes unspecified.
+//     throw; if it does, the put or get still completes and nothing is lost,
+//     but the order becomes unspecified.
 //   * SimpleQueue::put runs no user code while holding the queue's internal
 //     lock (the node is built first), so it is safe to call from a destructor
 //     or a constructor running inside another put/get on the same thread.
@@ -203,12 +204,13 @@ class HeapStorage {
     } else {
       items_.push_back(std::make_unique<T>(std::forward<A>(a)...));
     }
-    std::size_t i = items_.size() - 1;
-    while (i > 0) {
-      std::size_t parent = (i - 1) / 2;
-      if (!comp_(at(parent), at(i))) break;
-      std::swap(items_[parent], items_[i]);
-      i = parent;
+    try {
+      sift_up();
+    } catch (...) {
+      // A throwing Compare: the item is in, as pop() keeps every item; only
+      // the order is unspecified now. So emplace throws only before anything
+      // changed (an allocation), which a get taking a blocked putter's item
+      // in relies on.
     }
   }
   T& top() noexcept { return at(0); }
@@ -233,6 +235,15 @@ class HeapStorage {
       return items_[i];
     } else {
       return *items_[i];
+    }
+  }
+  void sift_up() {
+    std::size_t i = items_.size() - 1;
+    while (i > 0) {
+      std::size_t parent = (i - 1) / 2;
+      if (!comp_(at(parent), at(i))) break;
+      std::swap(items_[parent], items_[i]);
+      i = parent;
     }
   }
   void sift_down() {
