@@ -100,14 +100,20 @@ struct SpinTime {
   unsigned skipped = 0;
 
   // Whether to watch this time: while the time left is below kMinNs, one
-  // call in 16 still does (for kMinNs), so a thread whose waits became
-  // short finds out.
+  // call in 16 still does, as a probe, so a thread whose waits became short
+  // finds out.
   bool active() noexcept { return ns >= kMinNs || ++skipped % 16 == 0; }
 
-  // Watches until done() or the time is spent; returns done().
+  // Watches until done() or the time is spent; returns done(). A probe
+  // watches the whole kMaxNs, and its failure leaves the time as it was: a
+  // probe of kMinNs missed waits of tens of microseconds (a wake-up through
+  // the GIL on a VM), so a thread whose watches had once failed slept on
+  // every wait after (a bounded Queue 3x slower on a thread that had run an
+  // unbounded one). The cost: at most kMaxNs every 16 long waits.
   template <class Done>
   bool spin(Done&& done) noexcept {
-    std::int64_t budget = std::max(ns, kMinNs);
+    const bool probe = ns < kMinNs;
+    const std::int64_t budget = probe ? kMaxNs : ns;
     std::int64_t start = monotonic_ns();
     for (;;) {
       for (int i = 0; i < 64; ++i) {
@@ -119,7 +125,7 @@ struct SpinTime {
       }
       if (monotonic_ns() - start >= budget) break;
     }
-    ns = budget / 2;
+    if (!probe) ns = budget / 2;
     return false;
   }
 };
