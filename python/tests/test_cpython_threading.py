@@ -27,13 +27,8 @@ NEEDS_PRIVATE = {
     "ThreadTests.test_finalization_shutdown": "Thread._tstate_lock",
     "ThreadTests.test_repr_stopped": "Thread._tstate_lock",
     "ThreadJoinOnShutdown.test_4_daemon_threads": "threading._shutdown_locks",
-    # Our threads' Python thread states in a fork child (sys._current_frames):
-    # not investigated yet.
-    "ThreadJoinOnShutdown.test_clear_threads_states_after_fork": "(open: fork child states)",
 }
-# Every SubinterpThreadingTests case: sub-interpreters share the main
-# interpreter's single-phase module (a documented difference).
-NEEDS_PRIVATE_CLASSES = {"SubinterpThreadingTests": "sub-interpreter support"}
+# SubinterpThreadingTests is not run (cpython_test_threading.SKIP_CLASSES says why).
 
 
 class CPythonTestThreading(unittest.TestCase):
@@ -46,8 +41,7 @@ class CPythonTestThreading(unittest.TestCase):
         print("\n" + summary[0], file=sys.stderr)
         failed = [line.split()[1] for line in lines if line.startswith("FAILED ")]
         unexpected = [name for name in failed
-                      if not any(name.split(" ")[0].endswith(k) for k in NEEDS_PRIVATE)
-                      and not any(f".{c}." in name for c in NEEDS_PRIVATE_CLASSES)]
+                      if not any(name.split(" ")[0].endswith(k) for k in NEEDS_PRIVATE)]
         self.assertEqual(unexpected, [], proc.stderr[-8000:])
 
 
