@@ -4,8 +4,10 @@
 // word (Lock, RLock, Condition's re-acquire, Semaphore, Event) spin in
 // LockAlgorithm (lock_algorithm.hpp), re-reading the word with SpinWait, and
 // then park without spinning again (parking_lot::kNoSpin). Every other park
-// (Condition's wait, Barrier, Thread.join, the queue) watches its wake flag
-// in the parking core instead (ParkSpin below).
+// (Condition's wait, Barrier, Thread.join) watches its wake flag in the
+// parking core instead (ParkSpin below); the queue runs that same watch on
+// its own waiter record through parking_lot::watch(), then parks with
+// kNoSpin.
 //
 // A hand-off between threads running on different cores completes in well
 // under a microsecond; a futex sleep plus wake-up costs several, tens on a VM
@@ -56,8 +58,12 @@ class SpinWait {
 // a sleep and a wake-up on every hand-off (measured: a capacity-1 queue
 // 20-50x slower, with a watch of seven yields). So a watch lasts up to
 // kMaxNs; it doubles after a success and halves after a failure, and below
-// kMinNs it is skipped but for one call in 16 (so a thread whose waits became
-// short finds out). It yields rather than pauses: when threads outnumber
+// kMinNs it is skipped but for one call in 16, a probe, so a thread whose
+// waits became short finds out. A probe watches the whole kMaxNs and its
+// failure leaves the time as it was: a probe of kMinNs never saw waits of
+// tens of microseconds, so a thread whose watches had once failed (the
+// main thread of a benchmark, after another case) slept on every wait
+// after. It yields rather than pauses: when threads outnumber
 // cores, the thread we wait for may need our core, and a waiter that has not
 // slept needs no futex wake-up. A yield that took over kRanNs ran another
 // thread; after kMaxRan of those the watch ends whatever its time (the old
@@ -73,10 +79,15 @@ struct ParkSpin {
   // Returns true as soon as done() holds, false if it did not while watching.
   template <class Done>
   bool watch(Done done) {
-    if (ns < kMinNs && ++skipped % 16 != 0) return false;
-    std::int64_t limit = ns < kMinNs ? kMinNs : ns;
+    const bool probe = ns < kMinNs;
+    if (probe && ++skipped % 16 != 0) return false;
+    const std::int64_t limit = probe ? kMaxNs : ns;
     bool ok = run(limit, done);
-    ns = ok ? (limit * 2 < kMaxNs ? limit * 2 : kMaxNs) : limit / 2;
+    if (ok) {
+      ns = limit * 2 < kMaxNs ? limit * 2 : kMaxNs;
+    } else if (!probe) {
+      ns = limit / 2;
+    }
     return ok;
   }
 
