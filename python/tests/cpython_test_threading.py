@@ -40,7 +40,7 @@ def load():
 # single-phase module (a documented difference), so its cases fail, and a
 # failed one leaves a sub-interpreter behind with threads of ours in it;
 # every later fork child then hung or aborted in CPython's clean-up of the
-# other interpreters (_PyInterpreterState_DeleteExceptMain; seen on 3.12/3.13
+# other interpreters after fork (seen on 3.12/3.13
 # in ThreadJoinOnShutdown.test_clear_threads_states_after_fork and
 # ThreadTests.test_reinit_tls_after_fork, which pass once it is not run).
 SKIP_CLASSES = {
